@@ -1,0 +1,1 @@
+"""transcode-emulator: a local emulator of the Visionular transcoding API."""
