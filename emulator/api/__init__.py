@@ -1,0 +1,1 @@
+"""The /api/ generation: one router per resource, vendor field names, the envelope."""

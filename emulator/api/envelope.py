@@ -1,0 +1,58 @@
+"""The response envelope `{code, msg, data, request_id}` (SPEC.md section 1)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Generic, TypeVar
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from emulator.errors import ApiError
+
+T = TypeVar("T")
+REQUEST_ID_HEADER = "X-Wz-Request-Id"
+
+
+class Envelope(BaseModel, Generic[T]):
+    """Documentation of every /api/ response; routes build the JSON directly (hot path)."""
+
+    code: int = 0
+    msg: str = "success"
+    data: T | None = None
+    request_id: str
+    detail: str | None = None
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def request_id(request: Request) -> str:
+    rid: str = request.scope.setdefault("state", {}).setdefault("request_id", new_request_id())
+    return rid
+
+
+def render(body: dict[str, Any], status: int = 200) -> Response:
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(content, status_code=status, media_type="application/json")
+
+
+def ok(request: Request, data: Any = None) -> Response:
+    return render({"code": 0, "msg": "success", "data": data, "request_id": request_id(request)})
+
+
+def error_body(error: ApiError, rid: str) -> dict[str, Any]:
+    return {
+        "code": error.code,
+        "msg": error.msg,
+        "data": None,
+        "request_id": rid,
+        "detail": error.detail,
+    }
+
+
+def failed(request: Request, error: ApiError) -> Response:
+    return render(error_body(error, request_id(request)), error.http_status)

@@ -1,0 +1,118 @@
+"""/api/ template routes: add, del, query, update, list (SPEC.md section 4)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from pydantic import Field, field_validator
+
+from emulator.api.deps import ContextDep, check_signature
+from emulator.api.envelope import Envelope, ok
+from emulator.api.params import VendorParams, openapi, params
+from emulator.api.views import TemplateList, TemplateView, template_view
+from emulator.db.state import clock_now
+from emulator.services import fields, templates
+
+router = APIRouter(prefix="/api", tags=["template"], dependencies=[Depends(check_signature)])
+
+
+class TemplateFields(VendorParams):
+    """The optional template fields; None means "not given"."""
+
+    description: fields.Text | None = None
+    format: Literal["mp4", "hls", "flv"] | None = None
+    quality: Annotated[int, Field(ge=1, le=10)] | None = None
+    framerate: Annotated[int, Field(ge=0, le=120)] | None = None
+    resolution: fields.Resolution | None = None
+    vcodec: Literal["h264", "h265"] | None = None
+    acodec: Literal["aac", "acc"] | None = None
+    audio_bitrate: Annotated[int, Field(ge=8000, le=512000, description="bit/s")] | None = None
+    logo_path: fields.MediaUrl | None = None
+    logo_size: fields.LogoSize | None = None
+    logo_offset: fields.LogoOffset | None = None
+
+    @field_validator("acodec")
+    @classmethod
+    def _acc_is_aac(cls, value: str | None) -> str | None:
+        # The reference's query_template example spells it "acc" (SPEC.md section 4).
+        return "aac" if value == "acc" else value
+
+    def given(self) -> dict[str, Any]:
+        return {
+            key: value
+            for key, value in self.model_dump(exclude={"name"}).items()
+            if value is not None
+        }
+
+
+class AddTemplate(TemplateFields):
+    name: fields.Name
+
+
+class UpdateTemplate(TemplateFields):
+    name: fields.Name
+
+
+class ByName(VendorParams):
+    name: fields.Name
+
+
+@router.post(
+    "/add_template", response_model=Envelope[TemplateView],
+    openapi_extra=openapi(AddTemplate, "POST"),
+)
+def add_template(
+    request: Request, ctx: ContextDep, p: Annotated[AddTemplate, Depends(params(AddTemplate))]
+) -> Response:
+    with ctx.db.write() as session:
+        template = templates.add(
+            session=session, name=p.name, fields=p.given(), now=clock_now(session)
+        )
+        view = template_view(template)
+    return ok(request, view)
+
+
+@router.delete(
+    "/del_template", response_model=Envelope[None], openapi_extra=openapi(ByName, "DELETE")
+)
+def del_template(
+    request: Request, ctx: ContextDep, p: Annotated[ByName, Depends(params(ByName))]
+) -> Response:
+    with ctx.db.write() as session:
+        templates.delete(session=session, name=p.name)
+    return ok(request)
+
+
+@router.get(
+    "/query_template", response_model=Envelope[TemplateView], openapi_extra=openapi(ByName, "GET")
+)
+async def query_template(
+    request: Request, ctx: ContextDep, p: Annotated[ByName, Depends(params(ByName))]
+) -> Response:
+    with ctx.db.read() as session:
+        view = template_view(templates.get(session=session, name=p.name))
+    return ok(request, view)
+
+
+@router.put(
+    "/update_template", response_model=Envelope[TemplateView],
+    openapi_extra=openapi(UpdateTemplate, "PUT"),
+)
+def update_template(
+    request: Request,
+    ctx: ContextDep,
+    p: Annotated[UpdateTemplate, Depends(params(UpdateTemplate))],
+) -> Response:
+    with ctx.db.write() as session:
+        template = templates.update(session=session, name=p.name, fields=p.given())
+        view = template_view(template)
+    return ok(request, view)
+
+
+@router.get("/list_template", response_model=Envelope[TemplateList])
+async def list_template(request: Request, ctx: ContextDep) -> Response:
+    with ctx.db.read() as session:
+        rows = [template_view(t) for t in templates.list_all(session=session)]
+    return ok(request, {"list": rows, "num": len(rows)})

@@ -1,0 +1,190 @@
+"""Response shapes of the /api/ generation, in the reference's field names and types."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from emulator.db.models import Storage, Task, Template
+from emulator.objectstore_urls import parse_object_url
+from emulator.services import tasks as task_service
+from emulator.services.ids import rfc1123, utc_text
+
+UNFINISHED = 946684800  # 2000-01-01 00:00:00 UTC: finish_time of a task that has not ended
+
+Presign = Callable[[str, str], str]
+
+
+class Listing(BaseModel):
+    list: list[Any]
+    num: int
+
+
+class StorageId(BaseModel):
+    storage_id: str
+
+
+class TaskId(BaseModel):
+    task_id: str
+
+
+class StorageView(BaseModel):
+    bucket: str
+    prefix: str
+    region: str
+    storage_id: str
+    type: str
+    notify: str = ""
+
+
+class StorageList(Listing):
+    list: list[StorageView]  # type: ignore[assignment]
+
+
+class TemplateView(BaseModel):
+    model_config = ConfigDict(extra="allow")  # v1-only fields ride along as extensions
+
+    name: str
+    description: str
+    format: str
+    quality: int
+    framerate: int
+    resolution: str
+    vcodec: str
+    acodec: str
+    audio_bitrate: int
+    logo_path: str
+    logo_size: str
+    logo_offset: str
+    template_id: str
+    template_type: str
+    create_time: str
+
+
+class TemplateList(Listing):
+    list: list[TemplateView]  # type: ignore[assignment]
+
+
+class TaskView(BaseModel):
+    src_bitrate: float
+    dst_bitrate: float
+    create_time: int
+    finish_time: int
+    input: str
+    input_url: str
+    output_url: str
+    region: str
+    status: str
+    region_type: str
+    bucket: str
+    objkey: str
+    template_id: str
+    task_id: str
+    template_name: str
+    err_code: int
+    err_msg: str
+    err_message: str
+    progress: float
+    duration: float
+    width: int
+    height: int
+
+
+class TaskListItem(BaseModel):
+    create_time: str
+    finish_time: str
+    input: str
+    message: str
+    status: str
+    task_id: str
+
+
+class TaskList(Listing):
+    list: list[TaskListItem]  # type: ignore[assignment]
+    total: int
+
+
+class StorageTypes(Listing):
+    list: list[str]  # type: ignore[assignment]
+
+
+def storage_view(storage: Storage) -> dict[str, Any]:
+    return {
+        "bucket": storage.bucket,
+        "prefix": storage.prefix,
+        "region": storage.region,
+        "storage_id": storage.storage_id,
+        "type": storage.type,
+        "notify": storage.notify,
+    }
+
+
+def template_view(template: Template) -> dict[str, Any]:
+    return {
+        **template.extra,
+        "name": template.name,
+        "description": template.description,
+        "format": template.format,
+        "quality": round(template.quality),
+        "framerate": template.framerate,
+        "resolution": template.resolution,
+        "vcodec": template.vcodec,
+        "acodec": template.acodec,
+        "audio_bitrate": template.audio_bitrate,
+        "logo_path": template.logo_path,
+        "logo_size": template.logo_size,
+        "logo_offset": template.logo_offset,
+        "template_id": template.template_id,
+        "template_type": template.template_type,
+        "create_time": rfc1123(template.create_time),
+    }
+
+
+def input_url(task: Task, presign: Presign) -> str:
+    located = parse_object_url(task.input)
+    return presign(*located) if located else task.input
+
+
+def output_url(task: Task, presign: Presign) -> str:
+    return presign(task.storage["bucket"], task.objkey) if task.status == "success" else ""
+
+
+def task_view(task: Task, presign: Presign) -> dict[str, Any]:
+    return {
+        "src_bitrate": round(task.src_bitrate, 3),
+        "dst_bitrate": round(task.dst_bitrate, 3),
+        "create_time": int(task.create_time),
+        "finish_time": int(task.finish_time) if task.finish_time is not None else UNFINISHED,
+        "input": task.input,
+        "input_url": input_url(task, presign),
+        "output_url": output_url(task, presign),
+        "region": task.storage["region"],
+        "status": task.status,
+        "region_type": task.storage["type"],
+        "bucket": task.storage["bucket"],
+        "objkey": task.objkey,
+        "template_id": task.template_id,
+        "task_id": task.task_id,
+        "template_name": task.template_name,
+        "err_code": task.err_code,
+        "err_msg": task.err_msg,
+        "err_message": task.err_msg,
+        "progress": round(task.progress, 1),
+        "duration": round(task.duration, 3),
+        "width": task.width,
+        "height": task.height,
+    }
+
+
+def task_list_item(task: Task) -> dict[str, Any]:
+    finish = task.finish_time if task.finish_time is not None else UNFINISHED
+    return {
+        "create_time": utc_text(task.create_time),
+        "finish_time": utc_text(finish),
+        "input": task.input,
+        "message": task_service.message(task),
+        "status": task.status,
+        "task_id": task.task_id,
+    }

@@ -1,0 +1,79 @@
+"""create_app(settings): routers, middleware, error handlers and the lifespan (db, s3, worker)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException
+
+from emulator import __version__
+from emulator.api import storages, tasks, templates
+from emulator.api.envelope import failed
+from emulator.config import Settings
+from emulator.context import Context
+from emulator.control import health
+from emulator.errors import ApiError, BadParam, MethodNotAllowed, NotFoundRoute
+from emulator.middleware import RequestContext
+from emulator.runtime import Runtime
+
+log = logging.getLogger("emulator")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    ctx = Context.build(settings)
+    runtime = Runtime(ctx)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime.start()
+        try:
+            yield
+        finally:
+            runtime.stop()
+
+    app = FastAPI(
+        title="transcode-emulator",
+        version=__version__,
+        description=(
+            "A local emulator of the Visionular cloud transcoding API. `/api/` routes take "
+            "a signed `Authorization: Visionular AccessKeyId=..., Signature=...` header "
+            "(README, Authentication)."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    app.state.runtime = runtime
+    for router in (storages.router, templates.router, tasks.router, health.router):
+        app.include_router(router)
+    _install_error_handlers(app)
+    app.add_middleware(RequestContext)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def on_api_error(request: Request, exc: ApiError) -> Response:
+        return failed(request, exc)
+
+    @app.exception_handler(HTTPException)
+    async def on_http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404:
+            return failed(request, NotFoundRoute(f"no route {request.url.path}"))
+        if exc.status_code == 405:
+            return failed(
+                request,
+                MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"),
+            )
+        return failed(request, BadParam(str(exc.detail)))
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(part) for part in first["loc"])
+        return failed(request, BadParam(f"{where}: {first['msg']}"))

@@ -1,0 +1,87 @@
+"""All settings in one place: EMULATOR_* environment variables, overridden by CLI flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The documented development key pair (README "Authentication"): used when none is configured.
+DEV_ACCESS_KEY_ID = "EMULATORAKID0001"
+DEV_ACCESS_KEY_SECRET = "emulatorSecretKey0123456789abcde"
+
+Stage = Literal["pending", "downloading", "running", "uploading"]
+
+
+class Settings(BaseSettings):
+    """Every knob of the emulator; the README's configuration table mirrors this class."""
+
+    model_config = SettingsConfigDict(env_prefix="EMULATOR_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    data_dir: Path = Path(".emulator-data")
+    database_url: str | None = None
+    log_level: str = "info"
+
+    access_key_id: str = DEV_ACCESS_KEY_ID
+    access_key_secret: str = DEV_ACCESS_KEY_SECRET
+    auth: Literal["on", "off"] = "on"
+    auth_schemes: Literal["all", "primary"] = "all"
+    date_skew_s: int = Field(900, ge=1)
+
+    s3_port: int = Field(9000, ge=0, le=65535)
+    s3_endpoint_url: str | None = None
+    public_s3_url: str | None = None
+    public_url: str | None = None
+    create_buckets: Literal["on", "off"] = "on"
+
+    worker_concurrency: int = Field(1, ge=0, le=64)
+    worker_lease_s: float = Field(15.0, gt=0)
+    worker_poll_s: float = Field(0.2, gt=0)
+    hold_stage: Stage | None = None
+    encoder_preset: str = "veryfast"
+    max_input_bytes: int = Field(2 * 1024**3, ge=1)
+    input_timeout_s: float = Field(60.0, gt=0)
+    task_timeout_s: float = Field(3600.0, gt=0)
+
+    control: Literal["on", "off"] = "on"
+    control_token: str | None = None
+
+    @field_validator("access_key_id")
+    @classmethod
+    def _ak_is_16(cls, value: str) -> str:
+        if len(value) != 16:
+            raise ValueError("EMULATOR_ACCESS_KEY_ID must be 16 characters")
+        return value
+
+    @field_validator("access_key_secret")
+    @classmethod
+    def _sk_is_32(cls, value: str) -> str:
+        if len(value) != 32:
+            raise ValueError("EMULATOR_ACCESS_KEY_SECRET must be 32 characters")
+        return value
+
+    @property
+    def uses_dev_keys(self) -> bool:
+        return (self.access_key_id, self.access_key_secret) == (
+            DEV_ACCESS_KEY_ID,
+            DEV_ACCESS_KEY_SECRET,
+        )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'emulator.sqlite3'}"
+
+    @property
+    def api_base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{display_host(self.host)}:{self.port}"
+
+
+def display_host(host: str) -> str:
+    """The address a client on this machine should use for a bind address."""
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host

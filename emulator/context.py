@@ -1,0 +1,48 @@
+"""The app's lifespan-managed objects, built once by create_app and reached through app.state."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from emulator.auth import KeyRing, NonceCache, Verifier
+from emulator.config import Settings
+from emulator.db.engine import Database
+
+if TYPE_CHECKING:
+    from emulator.objectstore import ObjectStore
+
+
+@dataclass
+class Context:
+    settings: Settings
+    db: Database
+    keys: KeyRing
+    nonces: NonceCache
+    verifier: Verifier
+    objects: ObjectStore | None = None
+    s3_endpoint: str | None = None
+    services: dict[str, Any] = field(default_factory=dict)
+    ready: bool = False
+    # Set when a task is created, so in-process workers claim it without waiting for a poll.
+    wakeup: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Context:
+        db = Database(settings.sqlalchemy_url)
+        keys = KeyRing(db)
+        nonces = NonceCache(window_s=settings.date_skew_s)
+        verifier = Verifier(
+            keys=keys,
+            nonces=nonces,
+            skew_s=settings.date_skew_s,
+            allow_legacy=settings.auth_schemes == "all",
+        )
+        return cls(settings=settings, db=db, keys=keys, nonces=nonces, verifier=verifier)
+
+    def wake_workers(self) -> None:
+        self.wakeup.set()
+
+    def presign(self, bucket: str, key: str) -> str:
+        return self.objects.presign_get(bucket, key) if self.objects else ""

@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, the engine and sessions, the task state machine and claims."""

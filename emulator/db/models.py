@@ -1,0 +1,102 @@
+"""The tables. Times are unix seconds (float); vendor formats are produced at the edge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+
+class AccessKey(SQLModel, table=True):
+    __tablename__ = "access_keys"
+
+    access_key_id: str = Field(primary_key=True, max_length=16)
+    access_key_secret: str = Field(max_length=32)
+    enabled: bool = True
+    created_at: float
+    # The configured key (EMULATOR_ACCESS_KEY_ID) is re-synced at every start.
+    configured: bool = False
+
+
+class Storage(SQLModel, table=True):
+    __tablename__ = "storages"
+
+    storage_id: str = Field(primary_key=True, max_length=16)
+    type: str
+    region: str
+    bucket: str
+    prefix: str = ""
+    storage_ak: str = ""
+    storage_sk: str = ""
+    notify: str = ""
+    extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_time: float
+
+
+class Template(SQLModel, table=True):
+    __tablename__ = "templates"
+
+    template_id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(unique=True, max_length=64)
+    template_type: str = "custom"  # "built-in" | "custom"
+    description: str = ""
+    format: str = "mp4"
+    quality: float = 5
+    framerate: int = 0
+    resolution: str = ""
+    vcodec: str = "h264"
+    acodec: str = "aac"
+    audio_bitrate: int = 64000
+    logo_path: str = ""
+    logo_size: str = ""
+    logo_offset: str = ""
+    # Fields of the current generation (/vodencoding/v1) that /api/ cannot express.
+    extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    create_time: float
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+
+    task_id: str = Field(primary_key=True, max_length=32)
+    template_name: str
+    template_id: str
+    # Snapshots taken at create_task (SPEC.md sections 3 and 4): later edits never reach a task.
+    template: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    storage_id: str
+    storage: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    input: str
+    output: str
+    objkey: str
+    status: str = Field(default="pending", index=True)
+    create_time: float = Field(index=True)  # emulator clock (control API may shift it)
+    finish_time: float | None = None  # emulator clock
+    # Real-clock stamps of each transition, for stage timings.
+    stage_times: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    err_code: int = 0
+    err_msg: str = "success"
+    progress: float = 0
+    src_bitrate: float = 0
+    dst_bitrate: float = 0
+    duration: float = 0
+    width: int = 0
+    height: int = 0
+    output_keys: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    media: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    ffmpeg_command: str = ""
+    stderr_tail: str = ""
+    worker_id: str | None = None
+    heartbeat_at: float | None = None
+    attempts: int = 0
+    # del_task on a task in flight: hidden at once, removed by its worker once ffmpeg stopped.
+    deleted: bool = Field(default=False, index=True)
+
+
+class KeyValue(SQLModel, table=True):
+    """Small shared state every process must see: the clock offset, stage holds, faults."""
+
+    __tablename__ = "kv"
+
+    key: str = Field(primary_key=True)
+    value: Any = Field(sa_column=Column(JSON, nullable=True))

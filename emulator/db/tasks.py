@@ -1,0 +1,127 @@
+"""The task state machine and claims: the only code that sets Task.status.
+
+    pending -> downloading -> running -> uploading -> success
+       |            |            |           |
+       +------------+------------+-----------+----> fail
+    downloading | running | uploading -> pending      (lease expired: worker gone)
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from sqlalchemy import delete as sql_delete
+from sqlmodel import Session, col, select
+
+from emulator.db.models import Task
+from emulator.db.state import clock_now
+
+PENDING = "pending"
+IN_FLIGHT = ("downloading", "running", "uploading")
+FINAL = ("success", "fail")
+STATUSES = (PENDING, *IN_FLIGHT, *FINAL)
+
+TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
+    [
+        ("pending", "downloading"),  # claim
+        ("downloading", "running"),
+        ("running", "uploading"),
+        ("uploading", "success"),
+        *((stage, "fail") for stage in (PENDING, *IN_FLIGHT)),
+        *((stage, PENDING) for stage in IN_FLIGHT),  # requeue after the lease expired
+    ]
+)
+
+Beat = Literal["ok", "cancelled", "lost"]
+
+
+class IllegalTransition(RuntimeError):
+    pass
+
+
+def transition(session: Session, task: Task, to: str, **fields: Any) -> None:
+    """Check the move, stamp its time, apply `fields`; the caller's transaction commits."""
+    if (task.status, to) not in TRANSITIONS:
+        raise IllegalTransition(f"task {task.task_id}: {task.status} -> {to} is not allowed")
+    task.status = to
+    task.stage_times = {**task.stage_times, to: time.time()}
+    if to in FINAL:
+        task.finish_time = clock_now(session)
+        task.progress = 100 if to == "success" else task.progress
+    for key, value in fields.items():
+        setattr(task, key, value)
+    session.add(task)
+
+
+def claim(session: Session, *, worker_id: str) -> Task | None:
+    """Take the oldest pending task, or None.
+
+    Run inside a write transaction: on SQLite that is BEGIN IMMEDIATE, which serialises
+    claims; on PostgreSQL the row lock with SKIP LOCKED lets claimers pass each other.
+    """
+    task = session.exec(
+        select(Task)
+        .where(Task.status == PENDING, col(Task.deleted).is_(False))
+        .order_by(col(Task.create_time), col(Task.task_id))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
+    if task is None:
+        return None
+    transition(
+        session,
+        task,
+        "downloading",
+        worker_id=worker_id,
+        heartbeat_at=time.time(),
+        attempts=task.attempts + 1,
+        progress=0,
+    )
+    return task
+
+
+def owned(session: Session, *, task_id: str, worker_id: str) -> Task | None:
+    """The task if this worker still holds it (not requeued, not deleted)."""
+    task = session.get(Task, task_id)
+    if task is None or task.worker_id != worker_id or task.status not in IN_FLIGHT:
+        return None
+    return task
+
+
+def heartbeat(
+    session: Session, *, task_id: str, worker_id: str, progress: float | None = None
+) -> Beat:
+    task = owned(session, task_id=task_id, worker_id=worker_id)
+    if task is None:
+        return "lost"
+    if task.deleted:
+        return "cancelled"
+    task.heartbeat_at = time.time()
+    if progress is not None:
+        task.progress = round(progress, 1)
+    session.add(task)
+    return "ok"
+
+
+def requeue_stale(session: Session, *, lease_s: float) -> list[str]:
+    """In-flight tasks whose worker stopped heartbeating go back to pending (SPEC.md section 5).
+
+    Deleted tasks whose worker died are removed instead: nobody else will clean them up.
+    """
+    cutoff = time.time() - lease_s
+    stale = session.exec(
+        select(Task).where(col(Task.status).in_(IN_FLIGHT), col(Task.heartbeat_at) < cutoff)
+    ).all()
+    requeued = []
+    for task in stale:
+        if task.deleted:
+            session.delete(task)
+            continue
+        transition(session, task, PENDING, worker_id=None, heartbeat_at=None, progress=0)
+        requeued.append(task.task_id)
+    return requeued
+
+
+def remove(session: Session, *, task_id: str) -> None:
+    session.execute(sql_delete(Task).where(col(Task.task_id) == task_id))

@@ -1,0 +1,87 @@
+"""Pure ASGI middleware (a BaseHTTPMiddleware would halve throughput): request ids, body limit,
+the last-resort 500 envelope."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from emulator.api.envelope import REQUEST_ID_HEADER, error_body, new_request_id, render
+from emulator.errors import ApiError, BadParam, InternalError
+
+log = logging.getLogger("emulator.api")
+
+MAX_BODY_BYTES = 1024 * 1024
+AUTH_SCHEME_HEADER = b"x-emulator-auth-scheme"
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state: dict[str, Any] = scope.setdefault("state", {})
+        rid = state.setdefault("request_id", new_request_id())
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID_HEADER.lower().encode(), rid.encode()))
+                scheme = state.get("auth_scheme")
+                if scheme:
+                    headers.append((AUTH_SCHEME_HEADER, scheme.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        too_big = _declared_length(scope) > self.max_body_bytes
+        if too_big:
+            error: ApiError = BadParam(f"request body is larger than {self.max_body_bytes} bytes")
+            await render(error_body(error, rid))(scope, receive, send_with_headers)
+            return
+        try:
+            await self.app(scope, _limited(receive, self.max_body_bytes), send_with_headers)
+        except Exception:
+            log.exception("unhandled error in %s %s (request %s)", scope["method"], scope["path"], rid)
+            if started:
+                raise
+            error = InternalError("the emulator hit an unexpected error; its log has the details")
+            await render(error_body(error, rid), 500)(scope, receive, send_with_headers)
+
+
+class BodyTooLarge(BadParam):
+    pass
+
+
+def _declared_length(scope: Scope) -> int:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """Refuse a chunked body that grows past the limit while it streams in."""
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge(f"request body is larger than {limit} bytes")
+        return message
+
+    return wrapped

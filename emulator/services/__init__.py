@@ -1,0 +1,1 @@
+"""The rules: keyword-only functions over a session, shared by both API generations."""

@@ -1,0 +1,116 @@
+"""Tasks: creation, lookup, deletion and listing (SPEC.md section 5); the worker runs them."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from emulator.db import tasks as machine
+from emulator.db.models import Task
+from emulator.db.state import clock_now
+from emulator.errors import BadParam, EmptyResult
+from emulator.services import storages, templates
+from emulator.services.ids import task_id as new_task_id
+
+# list_task's `message` per status (the reference's example shows "Success", "task running").
+MESSAGES = {
+    "pending": "task pending",
+    "downloading": "task downloading",
+    "running": "task running",
+    "uploading": "task uploading",
+    "success": "Success",
+}
+
+
+def objkey(*, prefix: str, output: str, format: str) -> str:
+    """prefix and output joined by one `/`; HLS playlists get `.m3u8` (SPEC.md section 5)."""
+    key = "/".join(part.strip("/") for part in (prefix, output) if part.strip("/"))
+    if format == "hls" and not key.endswith(".m3u8"):
+        key += ".m3u8"
+    return key
+
+
+def create(
+    *,
+    session: Session,
+    template_name: str,
+    input: str,
+    output: str,
+    storage_id: str,
+) -> Task:
+    template = templates.get_for_task(session=session, name=template_name)
+    storage = session.get(storages.Storage, storage_id)
+    if storage is None:
+        raise BadParam(f"storage_id: storage {storage_id!r} does not exist")
+    # Whole seconds: list_task orders by second, then task_id (SPEC.md section 5).
+    now = math.floor(clock_now(session))
+    task = Task(
+        task_id=new_task_id(now),
+        template_name=template.name,
+        template_id=template.template_id,
+        template=templates.snapshot(template),
+        storage_id=storage.storage_id,
+        storage=storages.snapshot(storage),
+        input=input,
+        output=output,
+        objkey=objkey(prefix=storage.prefix, output=output, format=template.format),
+        create_time=now,
+        stage_times={"pending": time.time()},
+    )
+    session.add(task)
+    return task
+
+
+def get(*, session: Session, task_id: str) -> Task:
+    task = session.get(Task, task_id)
+    if task is None or task.deleted:
+        raise EmptyResult(f"task {task_id!r} does not exist")
+    return task
+
+
+def delete(*, session: Session, task_id: str) -> None:
+    """A task in flight is hidden now and removed by its worker once its ffmpeg stopped."""
+    task = get(session=session, task_id=task_id)
+    if task.status in machine.IN_FLIGHT:
+        task.deleted = True
+        session.add(task)
+    else:
+        session.delete(task)
+
+
+def page(
+    *,
+    session: Session,
+    start_time: float,
+    end_time: float,
+    status: str | None = None,
+    start_num: int = 0,
+    count: int = 50,
+) -> tuple[Sequence[Task], int]:
+    """Tasks created in [start_time, end_time], newest first; (page, total matching)."""
+    where: list[Any] = [
+        col(Task.deleted).is_(False),
+        col(Task.create_time) >= start_time,
+        col(Task.create_time) <= end_time,
+    ]
+    if status:
+        where.append(col(Task.status) == status)
+    total = session.exec(select(func.count()).select_from(Task).where(*where)).one()
+    rows = session.exec(
+        select(Task)
+        .where(*where)
+        .order_by(col(Task.create_time).desc(), col(Task.task_id).desc())
+        .offset(start_num)
+        .limit(count)
+    ).all()
+    return rows, int(total)
+
+
+def message(task: Task) -> str:
+    return task.err_msg if task.status == "fail" else MESSAGES[task.status]
+

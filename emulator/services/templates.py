@@ -1,0 +1,114 @@
+"""Templates: built-ins (seeded by the first migration) and custom ones (SPEC.md section 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import case
+from sqlmodel import Session, select
+
+from emulator.db.models import Template
+from emulator.errors import BadParam, Duplicated, EmptyResult, OperationFail
+from emulator.services.ids import hex_id
+
+BUILT_IN = "built-in"
+CUSTOM = "custom"
+
+# The fields both generations share, with their defaults (SPEC.md section 4).
+DEFAULTS: dict[str, Any] = {
+    "description": "",
+    "format": "mp4",
+    "quality": 5,
+    "framerate": 0,
+    "resolution": "",
+    "vcodec": "h264",
+    "acodec": "aac",
+    "audio_bitrate": 64000,
+    "logo_path": "",
+    "logo_size": "",
+    "logo_offset": "",
+}
+
+
+def add(
+    *,
+    session: Session,
+    name: str,
+    fields: Mapping[str, Any],
+    extra: Mapping[str, Any] | None = None,
+    now: float,
+) -> Template:
+    if _find(session, name) is not None:
+        raise Duplicated(f"template {name!r} exists already")
+    values = {**DEFAULTS, **{k: v for k, v in fields.items() if k in DEFAULTS}}
+    template = Template(
+        template_id=hex_id(16),
+        name=name,
+        template_type=CUSTOM,
+        extra=dict(extra or {}),
+        create_time=now,
+        **values,
+    )
+    session.add(template)
+    return template
+
+
+def get(*, session: Session, name: str) -> Template:
+    template = _find(session, name)
+    if template is None:
+        raise EmptyResult(f"template {name!r} does not exist")
+    return template
+
+
+def get_for_task(*, session: Session, name: str) -> Template:
+    """The template a new task names: an unknown one is a bad parameter (SPEC.md section 1)."""
+    template = _find(session, name)
+    if template is None:
+        raise BadParam(f"template_name: template {name!r} does not exist")
+    return template
+
+
+def update(
+    *,
+    session: Session,
+    name: str,
+    fields: Mapping[str, Any],
+    extra: Mapping[str, Any] | None = None,
+) -> Template:
+    """Change only the fields given."""
+    template = _mutable(session, name, "updated")
+    for key, value in fields.items():
+        if key in DEFAULTS:
+            setattr(template, key, value)
+    if extra:
+        template.extra = {**template.extra, **extra}
+    session.add(template)
+    return template
+
+
+def delete(*, session: Session, name: str) -> None:
+    session.delete(_mutable(session, name, "deleted"))
+
+
+def list_all(*, session: Session) -> Sequence[Template]:
+    """Built-ins first, then custom templates in creation order."""
+    builtin_first = case((Template.template_type == BUILT_IN, 0), else_=1)
+    return session.exec(
+        select(Template).order_by(builtin_first, Template.create_time, Template.template_id)  # type: ignore[arg-type]
+    ).all()
+
+
+def snapshot(template: Template) -> dict[str, Any]:
+    return template.model_dump()
+
+
+def _find(session: Session, name: str) -> Template | None:
+    return session.exec(select(Template).where(Template.name == name)).first()
+
+
+def _mutable(session: Session, name: str, verb: str) -> Template:
+    template = get(session=session, name=name)
+    if template.template_type == BUILT_IN:
+        raise OperationFail(f"built-in template {name!r} cannot be {verb}")
+    return template
