@@ -16,7 +16,7 @@ from emulator.api import storages, tasks, templates
 from emulator.api.envelope import failed
 from emulator.config import Settings
 from emulator.context import Context
-from emulator.control import health
+from emulator.control import health, routes
 from emulator.errors import ApiError, BadParam, MethodNotAllowed, NotFoundRoute
 from emulator.middleware import RequestContext
 from emulator.runtime import Runtime
@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime = runtime
     for router in (storages.router, templates.router, tasks.router, health.router):
         app.include_router(router)
+    if settings.control == "on":
+        app.include_router(routes.router)
     _install_error_handlers(app)
     app.add_middleware(RequestContext)
     return app

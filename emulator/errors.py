@@ -26,9 +26,10 @@ class ApiError(Exception):
     msg: ClassVar[str] = "internal error"
     http_status: ClassVar[int] = 200
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, request_id: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.request_id = request_id  # set by the client from the response
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code}, detail={self.detail!r})"

@@ -7,9 +7,12 @@ import os
 import time
 from typing import Any
 
+from sqlmodel import col, select
+
 from emulator.context import Context
 from emulator.db.engine import migrate
 from emulator.db.models import AccessKey
+from emulator.services.reset import reset_database
 
 log = logging.getLogger("emulator")
 
@@ -29,6 +32,12 @@ class Runtime:
         self.ctx.ready = False
         self.ctx.db.dispose()
 
+    def reset(self, parts: list[str]) -> None:
+        """Stop running work, then clear the database parts and objects (POST /_emulator/reset)."""
+        with self.ctx.db.write() as session:
+            reset_database(session=session, parts=parts)
+        self.ctx.nonces.clear()
+
     def health(self) -> dict[str, Any]:
         return {}
 
@@ -36,7 +45,7 @@ class Runtime:
         """The configured pair always works; it replaces the previous configured one."""
         settings = self.ctx.settings
         with self.ctx.db.write() as session:
-            for old in session.query(AccessKey).filter_by(configured=True):
+            for old in session.exec(select(AccessKey).where(col(AccessKey.configured))):
                 if old.access_key_id != settings.access_key_id:
                     session.delete(old)
             key = session.get(AccessKey, settings.access_key_id)

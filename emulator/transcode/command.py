@@ -89,7 +89,8 @@ def build_plan(
     """The ffmpeg command turning `input_path` into `out_dir/basename.<mp4|m3u8|flv>`.
 
     `basename` is a plain file name without suffix, `/` or `%` (ffmpeg 5.1's hls muxer
-    cannot escape `%` in segment names); `out_dir` must exist when the command runs.
+    cannot escape `%` in segment paths, so out_dir has none either for hls); `out_dir` must
+    exist when the command runs.
     Raises TaskFailed 2003 naming the field for an invalid template, 2007 for h265 in flv.
     """
     if not basename or "/" in basename or "%" in basename or basename in {".", ".."}:
@@ -100,6 +101,8 @@ def build_plan(
             NOT_EMULATED, "h265 in flv is not emulated (ffmpeg 5.1 cannot mux HEVC into FLV)"
         )
     out_dir = out_dir.resolve()
+    if settings.format == "hls" and "%" in str(out_dir):
+        raise ValueError(f"out_dir of an hls plan cannot contain '%': {out_dir}")
     output = out_dir / f"{basename}{SUFFIXES[settings.format]}"
     main = ffmpeg.input(str(input_path.resolve()))
     streams = [_video(main, settings, source, logo_path)]

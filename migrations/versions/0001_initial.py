@@ -124,9 +124,12 @@ def upgrade() -> None:
                 "logo_size": "",
                 "logo_offset": "",
                 "extra": {},
-                "create_time": BUILTIN_CREATE_TIME,
+                # Sub-second steps keep the reference's order in list_template.
+                "create_time": BUILTIN_CREATE_TIME + index / 1000,
             }
-            for template_id, name, description, framerate, resolution in BUILTINS
+            for index, (template_id, name, description, framerate, resolution) in enumerate(
+                BUILTINS
+            )
         ],
     )
 

@@ -1,0 +1,428 @@
+"""Embedded moto S3 server whose buckets and objects survive a clean stop and `kill -9`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+from moto.core.request import Request as MotoRequest
+from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
+from moto.s3.models import FakeBucket, FakeKey, FakeMultipart, S3Backend, s3_backends
+from moto.s3.responses import S3Response
+from moto.s3.utils import bucket_name_from_url as vhost_bucket_name
+from moto.s3bucket_path.utils import bucket_name_from_url as path_bucket_name
+from moto.s3bucket_path.utils import parse_key_name as path_key_name
+from werkzeug.serving import BaseWSGIServer, make_server
+
+log = logging.getLogger(__name__)
+
+_MUTATING = frozenset()
+_BUCKET_FILE = ".bucket.json"
+# Hex doubles a key's length; longer keys are named by their hash (the header keeps the key).
+_MAX_HEX_NAME = 200
+_PLAIN_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+# serve_forever() checks for shutdown this often; moto's default 0.5 s makes every stop() slow.
+_POLL_INTERVAL_S = 0.1
+_SYNC_ATTEMPTS = 3
+
+
+class EmbeddedS3:
+    """moto's S3 on a threaded werkzeug server, mirrored to `<data_dir>/s3`.
+
+    moto's backends are process-global: start() replaces the process's whole moto S3 state
+    with the contents of data_dir, so run one EmbeddedS3 per process (reset() clears all).
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 9000, data_dir: Path) -> None:
+        self._host = host
+        self._port = port
+        self._mirror = _DiskMirror(Path(data_dir) / "s3")
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Restore every bucket and object from disk, then serve from a daemon thread."""
+        if self._server is not None:
+            raise RuntimeError("EmbeddedS3 is already started")
+        # One access-log line per S3 request drowns everything else.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._mirror.restore()
+        app = _DurableS3App(create_backend_app("s3"), self._mirror)
+        server = make_server(
+            self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        # make_server() has already bound and called listen(): clients that connect now are
+        # queued and answered as soon as serve_forever() runs, so start() can return.
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": _POLL_INTERVAL_S},
+            name=f"embedded-s3:{server.server_port}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving; every acknowledged write is already on disk."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None or thread is None:
+            return
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+    @property
+    def endpoint_url(self) -> str:
+        host, port = self._host, self._port
+        if self._server is not None:
+            port = self._server.server_port
+        elif port == 0:
+            raise RuntimeError("port 0 is only known once EmbeddedS3 is started")
+        if host in ("", "0.0.0.0"):
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{port}"
+
+    def reset(self) -> None:
+        """Delete every bucket and object, in memory and on disk."""
+        self._mirror.clear()
+
+
+class _DurableS3App:
+    """WSGI middleware: after moto applies a mutating request, persist its effect, then reply.
+
+    The response (status included) is held back until the disk mirror is synced, so a client
+    never sees a 2xx for a write that a `kill -9` could still lose.
+    """
+
+    def __init__(self, app: WSGIApplication, mirror: _DiskMirror) -> None:
+        self._app = app
+        self._mirror = mirror
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") not in _MUTATING:
+            return self._app(environ, start_response)
+        target = _request_target(environ)
+        captured: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured.append((status, headers))
+            return _no_write
+
+        body = self._app(environ, hold)
+        if not captured:
+            raise RuntimeError("moto's app returned without calling start_response")
+        status, headers = captured[-1]
+        if target is not None and status.startswith("2"):
+            try:
+                self._mirror.sync(*target, reconcile=environ["REQUEST_METHOD"] == "POST")
+            except OSError as exc:
+                log.exception("embedded S3: could not persist %s %s", *target)
+                _close(body)
+                return _internal_error(start_response, f"could not persist the change: {exc}")
+        start_response(status, headers)
+        return body
+
+
+def _no_write(data: bytes) -> None:
+    # Responses are held until the mirror is synced; moto's Flask app never calls write().
+    raise RuntimeError("write() is not supported behind the durable S3 middleware")
+
+
+def _close(body: Iterable[bytes]) -> None:
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
+
+
+def _internal_error(start_response: StartResponse, message: str) -> list[bytes]:
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
+        f"<Message>{_xml_escape(message)}</Message></Error>"
+    ).encode()
+    start_response(
+        "500 Internal Server Error",
+        [("Content-Type", "application/xml"), ("Content-Length", str(len(xml)))],
+    )
+    return [xml]
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _request_target(environ: WSGIEnvironment) -> tuple[str, str] | None:
+    """(bucket, key) the request addresses, parsed exactly as moto parses it; key "" = bucket."""
+    request = MotoRequest(environ, shallow=True)
+    url = request.raw_url
+    # Virtual-host style puts the bucket in the Host header (S3Response.parse_bucket_name_from_url).
+    if S3Response.subdomain_based_buckets(request):
+        bucket = vhost_bucket_name(url)
+        if bucket:
+            return bucket, unquote(request.raw_path)[1:]
+    bucket = path_bucket_name(url)
+    if not bucket:
+        return None
+    return bucket, path_key_name(unquote(request.raw_path))
+
+
+class _Superseded(Exception):
+    """moto disposed the key being copied to disk: a newer write replaced it meanwhile."""
+
+
+class _DiskMirror:
+    """`root` mirrors moto's buckets: one directory per bucket, one file per object.
+
+    An object file is one JSON header line followed by the body, so each object is replaced
+    by a single atomic rename; a bucket directory appears and disappears by rename as well.
+    Leftovers of an interrupted write are dot-files, removed by restore().
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        # One lock for every disk change: syncs read moto's current state and write it, so
+        # serialising them means the last sync to run always leaves the newest state on disk.
+        self._lock = threading.Lock()
+        # bucket -> key -> the FakeKey its file holds. moto builds a new FakeKey for every
+        # PUT, copy and completed upload, so identity says whether a file is current.
+        self._written: dict[str, dict[str, FakeKey]] = {}
+
+    def restore(self) -> None:
+        """Make moto's S3 state exactly what is on disk."""
+        with self._lock:
+            _reset_moto_s3()
+            self._written.clear()
+            self.root.mkdir(parents=True, exist_ok=True)
+            for entry in sorted(self.root.iterdir()):
+                if entry.name.startswith("."):
+                    shutil.rmtree(entry)  # a bucket create or delete cut short
+                elif entry.is_dir():
+                    self._restore_bucket(entry)
+
+    def clear(self) -> None:
+        with self._lock:
+            _reset_moto_s3()
+            self._written.clear()
+            if self.root.is_dir():
+                for entry in list(self.root.iterdir()):
+                    self._remove_dir(entry)
+
+    def sync(self, bucket_name: str, key_name: str, *, reconcile: bool) -> None:
+        """Write what moto now holds for this bucket (and key) to disk.
+
+        `reconcile` re-checks every key of the bucket: DeleteObjects and POST-form uploads
+        name their keys in the body, not the URL.
+        """
+        with self._lock:
+            bucket = _live_bucket(bucket_name)
+            if bucket is None:
+                if self._written.pop(bucket_name, None) is not None:
+                    self._remove_dir(self.root / _bucket_dirname(bucket_name))
+                return
+            written = self._ensure_bucket_dir(bucket)
+            if key_name:
+                self._sync_key(bucket, written, key_name)
+            elif reconcile:
+                for name in set(written) | set(bucket.keys):
+                    self._sync_key(bucket, written, name)
+
+    def _ensure_bucket_dir(self, bucket: FakeBucket) -> dict[str, FakeKey]:
+        written = self._written.get(bucket.name)
+        if written is not None:
+            return written
+        info = {
+            "name": bucket.name,
+            "account_id": bucket.account_id,
+            "partition": bucket.partition,
+            "region": bucket.region_name,
+        }
+        final = self.root / _bucket_dirname(bucket.name)
+        if final.is_dir():
+            _write_atomically(final / _BUCKET_FILE, [json.dumps(info).encode()])
+        else:
+            staging = self.root / f".new-{uuid.uuid4().hex}"
+            staging.mkdir()
+            _write_atomically(staging / _BUCKET_FILE, [json.dumps(info).encode()])
+            os.replace(staging, final)
+            _fsync_dir(self.root)
+        written = self._written[bucket.name] = {}
+        return written
+
+    def _remove_dir(self, path: Path) -> None:
+        if not path.exists():
+            return
+        trash = self.root / f".trash-{uuid.uuid4().hex}"
+        os.replace(path, trash)
+        _fsync_dir(self.root)
+        shutil.rmtree(trash)
+
+    def _sync_key(self, bucket: FakeBucket, written: dict[str, FakeKey], name: str) -> None:
+        path = self.root / _bucket_dirname(bucket.name) / _key_filename(name)
+        for _ in range(_SYNC_ATTEMPTS):
+            current = _live_key(bucket, name)
+            if current is None:
+                written.pop(name, None)
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    return  # e.g. UploadPart: no object yet
+                _fsync_dir(path.parent)
+                return
+            if written.get(name) is current:
+                return
+            try:
+                _write_atomically(path, _object_chunks(current))
+            except _Superseded:
+                continue
+            written[name] = current
+            return
+        log.warning("embedded S3: %s/%s kept changing while being persisted", bucket.name, name)
+
+    def _restore_bucket(self, directory: Path) -> None:
+        try:
+            info = json.loads((directory / _BUCKET_FILE).read_text("utf-8"))
+            backend: S3Backend = s3_backends[info["account_id"]][info["partition"]]
+            bucket = backend.create_bucket(info["name"], info["region"])
+        except (OSError, ValueError, KeyError) as exc:
+            log.error("embedded S3: skipping unreadable bucket directory %s: %s", directory, exc)
+            return
+        written = self._written[bucket.name] = {}
+        for path in directory.iterdir():
+            if path.name == _BUCKET_FILE:
+                continue
+            if path.name.startswith("."):
+                path.unlink()  # a temp file from a write cut short
+                continue
+            key = _restore_key(backend, bucket.name, path)
+            if key is not None:
+                written[key.name] = key
+
+
+def _restore_key(backend: S3Backend, bucket_name: str, path: Path) -> FakeKey | None:
+    try:
+        with open(path, "rb") as f:
+            header = json.loads(f.readline())
+            body = f.read()
+        if len(body) != header["size"]:
+            raise ValueError(f"body is {len(body)} bytes, header says {header['size']}")
+        key = backend.put_object(
+            bucket_name,
+            header["key"],
+            body,
+            storage=header["storage_class"],
+            etag=header["etag"],
+            checksum_value=header["checksum_value"],
+            disable_notification=True,
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        log.error("embedded S3: skipping unreadable object file %s: %s", path, exc)
+        return None
+    key.set_metadata(dict(header["metadata"]))
+    key.last_modified = datetime.fromisoformat(header["last_modified"])
+    key.checksum_algorithm = header["checksum_algorithm"]
+    key.checksum_type = header["checksum_type"]
+    return key
+
+
+def _object_chunks(key: FakeKey) -> list[bytes]:
+    """The object file: a JSON header line, then the body."""
+    try:
+        body = key.value
+        etag = key.etag
+    except ValueError:
+        if key.disposed:  # moto closes a replaced or deleted key's buffer
+            raise _Superseded from None
+        raise
+    header = {
+        "key": key.name,
+        "size": len(body),
+        "etag": etag.strip('"'),
+        "last_modified": key.last_modified.isoformat(),
+        "storage_class": key.storage_class,
+        "metadata": dict(key.metadata),
+        "checksum_algorithm": key.checksum_algorithm,
+        "checksum_value": key.checksum_value,
+        "checksum_type": key.checksum_type,
+    }
+    # json.dumps escapes control characters, so the header is exactly one line.
+    return [json.dumps(header).encode() + b"\n", body]
+
+
+def _live_bucket(name: str) -> FakeBucket | None:
+    # Bucket names are global across moto accounts and partitions, like S3's.
+    owner = s3_backends.bucket_accounts.get(name)
+    if owner is None:
+        return None
+    partition, account_id = owner
+    return s3_backends[account_id][partition].buckets.get(name)
+
+
+def _live_key(bucket: FakeBucket, name: str) -> FakeKey | None:
+    # Versioned buckets: only the newest version is mirrored; a delete marker means gone.
+    key = bucket.keys.get(name)
+    return key if isinstance(key, FakeKey) else None
+
+
+def _reset_moto_s3() -> None:
+    for account_backends in list(s3_backends.values()):
+        account_backends.reset()
+    # Reset disposes every FakeKey moto ever made but keeps the list, so each reset would
+    # walk (and keep alive) the whole history; /moto-api/reset empties it the same way.
+    # (moto's InstanceTrackerMeta adds the attribute at class creation; mypy can't see it.)
+    FakeKey.instances_tracked.clear()  # type: ignore[attr-defined]
+    FakeMultipart.instances_tracked.clear()  # type: ignore[attr-defined]
+
+
+def _bucket_dirname(name: str) -> str:
+    # DNS-style names are safe as they are; anything else moto let through is hex-encoded.
+    if _PLAIN_BUCKET_NAME.fullmatch(name):
+        return name
+    return "=" + name.encode("utf-8", "surrogatepass").hex()
+
+
+def _key_filename(key: str) -> str:
+    # Hex is safe for any key (`/`, `..`, unicode) and on case-insensitive file systems.
+    encoded = key.encode("utf-8", "surrogatepass")
+    if len(encoded) * 2 <= _MAX_HEX_NAME:
+        return encoded.hex()
+    return "=" + hashlib.sha256(encoded).hexdigest()
+
+
+def _write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}")
+    try:
+        with open(tmp, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    # The rename itself is only durable once the directory entry is flushed.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
