@@ -4,42 +4,111 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from emulator.context import Context
+from emulator.db import state
 from emulator.db.engine import migrate
-from emulator.db.models import AccessKey
+from emulator.db.models import AccessKey, Task
+from emulator.objectstore import ObjectStore
+from emulator.s3server import EmbeddedS3
 from emulator.services.reset import reset_database
 
 log = logging.getLogger("emulator")
+
+S3_ENDPOINT_KEY = "s3_endpoint"
 
 
 class Runtime:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.s3: EmbeddedS3 | None = None
+        self.worker: Any = None  # emulator.worker.Worker, imported lazily (ffmpeg modules)
 
     def start(self) -> None:
         settings = self.ctx.settings
+        if settings.worker_concurrency > 0:
+            require_ffmpeg()
         prepare_data_dir(settings.data_dir)
         migrate(self.ctx.db, lock_dir=settings.data_dir)
         self._sync_configured_key()
+        self._start_object_store()
+        if settings.worker_concurrency > 0:
+            from emulator.worker import Worker
+
+            self.worker = Worker(
+                settings=settings, db=self.ctx.db, objects=self.objects, wakeup=self.ctx.wakeup
+            )
+            self.worker.start()
         self.ctx.ready = True
 
     def stop(self) -> None:
         self.ctx.ready = False
+        if self.worker is not None:
+            self.worker.stop()
+        if self.s3 is not None:
+            self.s3.stop()
         self.ctx.db.dispose()
+
+    @property
+    def objects(self) -> ObjectStore:
+        assert self.ctx.objects is not None
+        return self.ctx.objects
+
+    def _start_object_store(self) -> None:
+        settings = self.ctx.settings
+        endpoint = settings.s3_endpoint_url
+        if endpoint is None:
+            self.s3 = EmbeddedS3(host=settings.host, port=settings.s3_port, data_dir=settings.data_dir)
+            self.s3.start()
+            endpoint = self.s3.endpoint_url
+        self.ctx.s3_endpoint = endpoint
+        self.ctx.objects = ObjectStore(endpoint_url=endpoint, public_url=settings.public_s3_url)
+        # Separate `worker` processes find the embedded endpoint here (README, Workers).
+        with self.ctx.db.write() as session:
+            state.put(session, S3_ENDPOINT_KEY, endpoint)
 
     def reset(self, parts: list[str]) -> None:
         """Stop running work, then clear the database parts and objects (POST /_emulator/reset)."""
+        if self.worker is not None and "tasks" in parts:
+            with self.ctx.db.write() as session:
+                session.execute(Task.__table__.update().values(deleted=True))  # type: ignore[attr-defined]
+            self.worker.cancel_all()
         with self.ctx.db.write() as session:
             reset_database(session=session, parts=parts)
+            if "state" in parts and self.ctx.s3_endpoint:
+                state.put(session, S3_ENDPOINT_KEY, self.ctx.s3_endpoint)
+        if "objects" in parts:
+            if self.s3 is not None:
+                self.s3.reset()
+            elif self.ctx.objects is not None:
+                self.ctx.objects.delete_all()
         self.ctx.nonces.clear()
 
     def health(self) -> dict[str, Any]:
-        return {}
+        with self.ctx.db.read() as session:
+            counts = dict(
+                session.exec(
+                    select(Task.status, func.count())
+                    .where(col(Task.deleted).is_(False))
+                    .group_by(Task.status)
+                ).all()
+            )
+        worker = self.worker
+        return {
+            "worker": {
+                "enabled": worker is not None,
+                "concurrency": self.ctx.settings.worker_concurrency,
+                "running": worker.running if worker else 0,
+                "worker_id": worker.worker_id if worker else None,
+            },
+            "tasks": counts,
+        }
 
     def _sync_configured_key(self) -> None:
         """The configured pair always works; it replaces the previous configured one."""
@@ -48,19 +117,30 @@ class Runtime:
             for old in session.exec(select(AccessKey).where(col(AccessKey.configured))):
                 if old.access_key_id != settings.access_key_id:
                     session.delete(old)
-            key = session.get(AccessKey, settings.access_key_id)
-            if key is None:
-                key = AccessKey(
-                    access_key_id=settings.access_key_id,
-                    access_key_secret=settings.access_key_secret,
-                    created_at=time.time(),
-                    configured=True,
-                )
+            key = session.get(AccessKey, settings.access_key_id) or AccessKey(
+                access_key_id=settings.access_key_id,
+                access_key_secret=settings.access_key_secret,
+                created_at=time.time(),
+            )
             key.access_key_secret = settings.access_key_secret
             key.configured = True
             key.enabled = True
             session.add(key)
         self.ctx.keys.forget()
+
+
+class FfmpegMissing(RuntimeError):
+    pass
+
+
+def require_ffmpeg() -> None:
+    missing = [tool for tool in ("ffmpeg", "ffprobe") if shutil.which(tool) is None]
+    if missing:
+        raise FfmpegMissing(
+            f"{' and '.join(missing)} not found on PATH: install ffmpeg (Debian/Ubuntu: "
+            "apt-get install -y ffmpeg; macOS: brew install ffmpeg), or run with "
+            "EMULATOR_WORKER_CONCURRENCY=0 for an API without a worker"
+        )
 
 
 def prepare_data_dir(path: os.PathLike[str] | str) -> None:

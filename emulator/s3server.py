@@ -28,7 +28,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 log = logging.getLogger(__name__)
 
-_MUTATING = frozenset()
+_MUTATING = frozenset({"PUT", "POST", "DELETE"})
 _BUCKET_FILE = ".bucket.json"
 # Hex doubles a key's length; longer keys are named by their hash (the header keeps the key).
 _MAX_HEX_NAME = 200

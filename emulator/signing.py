@@ -139,7 +139,7 @@ def sign_request(
     body: bytes = b"",
     scheme: Scheme = "primary",
     date: str | None = None,
-    nonce: str | None | Literal[False] = None,
+    nonce: str | Literal[False] | None = None,
 ) -> dict[str, str]:
     """Headers that authenticate one request: Date, Authorization, X-Wz-Nonce, Content-Type.
 

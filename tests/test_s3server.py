@@ -1,4 +1,4 @@
-"""The embedded S3 server: real moto over HTTP, and a disk mirror that survives restarts and kill -9."""
+"""The embedded S3 server: real moto over HTTP, mirrored to disk across restarts and kill -9."""
 
 from __future__ import annotations
 
@@ -194,9 +194,7 @@ def test_overwritten_object_survives_restart_as_the_last_write(
     assert read(s3, "out.m3u8") == b"second"
 
 
-def test_multipart_upload_survives_restart(
-    s3: S3Client, restart: Callable[[], S3Client]
-) -> None:
+def test_multipart_upload_survives_restart(s3: S3Client, restart: Callable[[], S3Client]) -> None:
     parts = [os.urandom(5 * MiB), os.urandom(MiB // 2)]
     upload = s3.create_multipart_upload(Bucket=BUCKET, Key="big.mp4")
     etags = [
@@ -286,9 +284,7 @@ def test_acknowledged_put_survives_kill_9(data_dir: Path) -> None:
         assert read(s3_client(endpoint_url), "out/seg 0.ts") == body
 
 
-def test_reset_empties_memory_and_disk(
-    server: EmbeddedS3, s3: S3Client, data_dir: Path
-) -> None:
+def test_reset_empties_memory_and_disk(server: EmbeddedS3, s3: S3Client, data_dir: Path) -> None:
     s3.put_object(Bucket=BUCKET, Key="a.ts", Body=b"x")
 
     server.reset()

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any, Literal
 
 from sqlalchemy import delete as sql_delete
@@ -54,7 +55,7 @@ def transition(session: Session, task: Task, to: str, **fields: Any) -> None:
     session.add(task)
 
 
-def claim(session: Session, *, worker_id: str) -> Task | None:
+def claim(session: Session, *, worker_id: str, skip: Collection[str] = ()) -> Task | None:
     """Take the oldest pending task, or None.
 
     Run inside a write transaction: on SQLite that is BEGIN IMMEDIATE, which serialises
@@ -62,7 +63,11 @@ def claim(session: Session, *, worker_id: str) -> Task | None:
     """
     task = session.exec(
         select(Task)
-        .where(Task.status == PENDING, col(Task.deleted).is_(False))
+        .where(
+            Task.status == PENDING,
+            col(Task.deleted).is_(False),
+            col(Task.task_id).not_in(list(skip)),
+        )
         .order_by(col(Task.create_time), col(Task.task_id))
         .limit(1)
         .with_for_update(skip_locked=True)

@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 
 from sqlmodel import Session, select
 
-from emulator.errors import Duplicated, EmptyResult
 from emulator.db.models import Storage
+from emulator.errors import Duplicated, EmptyResult
 from emulator.services.ids import hex_id
 
 STORAGE_TYPES = ("s3", "oss")

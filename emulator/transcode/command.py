@@ -156,7 +156,7 @@ def _video(main: Any, settings: _Settings, source: MediaInfo, logo_path: Path | 
 
 
 def _scale(resolution: str, source: MediaInfo) -> tuple[int | str, int | str] | None:
-    if resolution in ("", "0"):
+    if resolution in ("", "0", "0x0"):
         if source.width % 2 or source.height % 2:
             # libx264 with yuv420p needs even dimensions.
             return ("trunc(iw/2)*2", "trunc(ih/2)*2")
@@ -218,11 +218,11 @@ def _parse(template: Mapping[str, Any]) -> _Settings:
     vcodec = _choice(template, "vcodec", "h264", ENCODERS)
     _choice(template, "acodec", "aac", {"aac": 0, "acc": 0})  # the reference spells it acc
     resolution = str(template.get("resolution") or "").strip().lower()
-    if not (resolution in ("", "0") or _even_height(resolution) or _even_size(resolution)):
+    if not (resolution in ("", "0", "0x0") or _even_height(resolution) or _even_size(resolution)):
         _invalid("resolution", resolution, "expected '', '0', 'NNNp' or 'WxH' with even numbers")
     return _Settings(
         format=fmt,
-        quality=_integer(template, "quality", 5, 1, 10),
+        quality=_quality(template),
         framerate=_integer(template, "framerate", 0, 0, 120),
         resolution=resolution,
         vcodec=vcodec,
@@ -255,6 +255,20 @@ def _integer(template: Mapping[str, Any], field: str, default: int, low: int, hi
         _invalid(field, value, "expected an integer")
     if not low <= number <= high:
         _invalid(field, value, f"expected {low} to {high}")
+    return number
+
+
+def _quality(template: Mapping[str, Any]) -> int:
+    """Quality 1-10; the current generation allows fractions, which round to the table."""
+    value = template.get("quality")
+    if value is None or value == "":
+        return 5
+    try:
+        number = round(float(str(value).strip()))
+    except ValueError:
+        _invalid("quality", value, "expected a number from 1 to 10")
+    if not 1 <= number <= 10:
+        _invalid("quality", value, "expected 1 to 10")
     return number
 
 

@@ -1,0 +1,334 @@
+"""The worker: claims pending tasks and drives them through the lifecycle, one thread per slot.
+
+    claim (pending -> downloading) -> fetch input, probe -> running: ffmpeg -> uploading -> success
+    any TaskFailed -> fail (err_code, err_msg); del_task -> stop ffmpeg, remove the row
+
+A heartbeat thread per task keeps its lease, writes progress and notices cancels (1 s).
+A maintenance thread requeues tasks whose worker stopped heartbeating (SPEC.md section 5).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emulator.config import Settings
+from emulator.db import tasks as machine
+from emulator.db.engine import Database
+from emulator.db.models import Task
+from emulator.errors import TRANSCODE_FAILED, UPLOAD_FAILED, TaskCancelled, TaskFailed
+from emulator.objectstore import ObjectStore, ObjectStoreError
+from emulator.services import holds
+from emulator.transcode import command
+from emulator.transcode.probe import MediaInfo, probe
+from emulator.transcode.runner import FfmpegFailed, run_ffmpeg
+from emulator.worker_io import fetch_input, fetch_logo
+
+log = logging.getLogger("emulator.worker")
+
+HEARTBEAT_S = 1.0
+
+
+class LostTask(Exception):
+    """Another process took the task over (its lease expired while we were stalled)."""
+
+
+@dataclass
+class Job:
+    """One claimed task as this worker sees it."""
+
+    task: Task
+    workdir: Path
+    progress: float | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    lost: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        objects: ObjectStore,
+        wakeup: threading.Event | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.objects = objects
+        self.wakeup = wakeup or threading.Event()
+        self.worker_id = worker_id or f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.tmp_root = settings.data_dir / "tmp"
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    # -- lifecycle of the worker itself ------------------------------------------------------
+
+    def start(self) -> None:
+        self.tmp_root.mkdir(parents=True, exist_ok=True)
+        self.requeue_stale()
+        targets = [self._maintain] + [self._slot] * self.settings.worker_concurrency
+        for index, target in enumerate(targets):
+            thread = threading.Thread(target=target, name=f"worker-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout_s: float = 10) -> None:
+        """Stop claiming; running tasks stop their ffmpeg and go back to pending for later."""
+        self._stop.set()
+        self.wakeup.set()
+        for job in list(self.jobs.values()):
+            job.lost.set()
+        for thread in self._threads:
+            thread.join(timeout=timeout_s)
+        self._threads.clear()
+
+    def cancel_all(self) -> None:
+        """Stop every running task now (reset); their rows are removed by the caller."""
+        for job in list(self.jobs.values()):
+            job.cancelled.set()
+        deadline = time.monotonic() + 10
+        while self.jobs and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    @property
+    def running(self) -> int:
+        return len(self.jobs)
+
+    def requeue_stale(self) -> list[str]:
+        with self.db.write() as session:
+            requeued = machine.requeue_stale(session, lease_s=self.settings.worker_lease_s)
+        if requeued:
+            log.warning("requeued %d task(s) whose worker stopped: %s", len(requeued), requeued)
+            self.wakeup.set()
+        return requeued
+
+    def _maintain(self) -> None:
+        interval = max(0.5, min(self.settings.worker_lease_s / 3, 5.0))
+        while not self._stop.wait(interval):
+            try:
+                self.requeue_stale()
+            except Exception:
+                log.exception("requeueing stale tasks failed; trying again in %.1f s", interval)
+
+    def _slot(self) -> None:
+        while not self._stop.is_set():
+            try:
+                job = self._claim()
+            except Exception:
+                log.exception("claiming a task failed")
+                job = None
+            if job is None:
+                self.wakeup.wait(self.settings.worker_poll_s)
+                self.wakeup.clear()
+                continue
+            self._run(job)
+
+    def _claim(self) -> Job | None:
+        with self.db.write() as session:
+            if holds.blocks_claims(session, self.settings):
+                return None
+            task = machine.claim(
+                session, worker_id=self.worker_id, skip=holds.held_pending(session)
+            )
+        if task is None:
+            return None
+        workdir = Path(tempfile.mkdtemp(prefix=f"{task.task_id}-", dir=self.tmp_root))
+        return Job(task=task, workdir=workdir)
+
+    # -- one task ----------------------------------------------------------------------------
+
+    def _run(self, job: Job) -> None:
+        task_id = job.task.task_id
+        self.jobs[task_id] = job
+        beat = threading.Thread(target=self._heartbeat, args=(job,), daemon=True)
+        beat.start()
+        try:
+            self._execute(job)
+        except TaskCancelled:
+            self._finish_cancelled(job)
+        except LostTask:
+            log.info("task %s: handed back (stopped or taken over)", task_id)
+            self._release(job)
+        except TaskFailed as failure:
+            self._fail(job, failure)
+        except Exception as exc:
+            log.exception("task %s: unexpected error", task_id)
+            self._fail(job, TaskFailed(TRANSCODE_FAILED, f"transcoding failed: {exc}"))
+        finally:
+            job.done.set()
+            beat.join(timeout=5)
+            shutil.rmtree(job.workdir, ignore_errors=True)
+            self.jobs.pop(task_id, None)
+
+    def _execute(self, job: Job) -> None:
+        task = job.task
+        self._hold(job, "downloading")
+        source_path = fetch_input(
+            task, workdir=job.workdir, objects=self.objects, settings=self.settings
+        )
+        self._check(job)
+        source = probe(source_path)
+        logo_path = fetch_logo(task, workdir=job.workdir, objects=self.objects, settings=self.settings)
+        self._advance(
+            job, "running", src_bitrate=source.bitrate_kbps, media={"source": _media(source)}
+        )
+        self._hold(job, "running")
+        output = self._transcode(job, source_path, source, logo_path)
+        self._advance(job, "uploading")
+        self._hold(job, "uploading")
+        keys = self._upload(job, output)
+        result = probe(output.output)
+        self._advance(
+            job,
+            "success",
+            dst_bitrate=result.bitrate_kbps,
+            duration=result.duration,
+            width=result.width,
+            height=result.height,
+            output_keys=keys,
+            media={"source": _media(source), "output": _media(result)},
+        )
+
+    def _transcode(
+        self, job: Job, source_path: Path, source: MediaInfo, logo_path: Path | None
+    ) -> command.EncodePlan:
+        task = job.task
+        out_dir = job.workdir / "out"
+        out_dir.mkdir()
+        basename = Path(task.objkey).stem or "output"
+        plan = command.build_plan(
+            {**task.template.get("extra", {}), **task.template},
+            input_path=source_path,
+            out_dir=out_dir,
+            basename=basename,
+            source=source,
+            logo_path=logo_path,
+            preset=self.settings.encoder_preset,
+        )
+        self._save(job, ffmpeg_command=command.describe_command(plan.args))
+        elapsed = time.time() - job.task.stage_times.get("downloading", time.time())
+        try:
+            result = run_ffmpeg(
+                plan.args,
+                duration_s=source.duration,
+                on_progress=lambda percent: setattr(job, "progress", percent),
+                should_cancel=lambda: self._interrupted(job),
+                timeout_s=max(1.0, self.settings.task_timeout_s - elapsed),
+            )
+        except FfmpegFailed as failure:
+            self._save(job, stderr_tail=failure.stderr_tail)
+            raise
+        self._save(job, stderr_tail=result.stderr_tail)
+        self._check(job)
+        return plan
+
+    def _upload(self, job: Job, plan: command.EncodePlan) -> list[str]:
+        task = job.task
+        store = self.objects.client_for(task.storage.get("storage_ak"), task.storage.get("storage_sk"))
+        bucket = task.storage["bucket"]
+        folder = task.objkey.rpartition("/")[0]
+        keys = []
+        for path in command.written_files(plan):
+            key = task.objkey if path == plan.output else "/".join(filter(None, [folder, path.name]))
+            self._check(job)
+            try:
+                store.upload_file(path, bucket, key)
+            except ObjectStoreError as exc:
+                raise TaskFailed(UPLOAD_FAILED, f"upload to s3://{bucket}/{key} failed: {exc.message}") from None
+            keys.append(key)
+        return keys
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def _heartbeat(self, job: Job) -> None:
+        while not job.done.wait(HEARTBEAT_S):
+            try:
+                with self.db.write() as session:
+                    beat = machine.heartbeat(
+                        session,
+                        task_id=job.task.task_id,
+                        worker_id=self.worker_id,
+                        progress=job.progress,
+                    )
+            except Exception:
+                log.exception("task %s: heartbeat failed", job.task.task_id)
+                continue
+            if beat == "cancelled":
+                job.cancelled.set()
+            elif beat == "lost":
+                job.lost.set()
+
+    def _interrupted(self, job: Job) -> bool:
+        return job.cancelled.is_set() or job.lost.is_set() or self._stop.is_set()
+
+    def _check(self, job: Job) -> None:
+        if job.cancelled.is_set():
+            raise TaskCancelled(job.task.task_id)
+        if job.lost.is_set() or self._stop.is_set():
+            raise LostTask(job.task.task_id)
+
+    def _hold(self, job: Job, stage: str) -> None:
+        """Park in `stage` while a hold names it (tests choose what they observe)."""
+        while True:
+            self._check(job)
+            with self.db.read() as session:
+                if not holds.holds_task(session, self.settings, stage, job.task.task_id):
+                    return
+            time.sleep(0.1)
+
+    def _advance(self, job: Job, to: str, **fields: Any) -> None:
+        with self.db.write() as session:
+            task = machine.owned(session, task_id=job.task.task_id, worker_id=self.worker_id)
+            if task is None:
+                raise LostTask(job.task.task_id)
+            if task.deleted:
+                raise TaskCancelled(job.task.task_id)
+            machine.transition(session, task, to, **fields)
+        job.task = task
+
+    def _save(self, job: Job, **fields: Any) -> None:
+        with self.db.write() as session:
+            task = machine.owned(session, task_id=job.task.task_id, worker_id=self.worker_id)
+            if task is not None:
+                for key, value in fields.items():
+                    setattr(task, key, value)
+                session.add(task)
+
+    def _fail(self, job: Job, failure: TaskFailed) -> None:
+        log.info("task %s failed: %s %s", job.task.task_id, failure.err_code, failure.message)
+        try:
+            self._advance(job, "fail", err_code=failure.err_code, err_msg=failure.message)
+        except (LostTask, TaskCancelled):
+            self._finish_cancelled(job)
+
+    def _finish_cancelled(self, job: Job) -> None:
+        with self.db.write() as session:
+            task = session.get(Task, job.task.task_id)
+            if task is not None and task.deleted:
+                machine.remove(session, task_id=task.task_id)
+
+    def _release(self, job: Job) -> None:
+        """Hand an unfinished task back to pending (clean stop), unless someone else has it."""
+        with self.db.write() as session:
+            task = machine.owned(session, task_id=job.task.task_id, worker_id=self.worker_id)
+            if task is not None and not task.deleted:
+                machine.transition(session, task, machine.PENDING, worker_id=None, progress=0)
+            elif task is not None:
+                machine.remove(session, task_id=task.task_id)
+
+
+def _media(info: MediaInfo) -> dict[str, Any]:
+    return dict(info.__dict__)

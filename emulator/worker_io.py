@@ -1,0 +1,115 @@
+"""Bringing a task's input and logo to local files: http(s) streamed with limits, s3/oss via boto3."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+
+from emulator.config import Settings
+from emulator.db.models import Task
+from emulator.errors import INPUT_DOWNLOAD_FAILED, LOGO_FETCH_FAILED, TaskFailed
+from emulator.objectstore import ObjectStore, ObjectStoreError, ObjectTooLarge
+from emulator.objectstore_urls import parse_object_url
+
+MAX_REDIRECTS = 5
+MAX_LOGO_BYTES = 16 * 1024 * 1024
+
+
+def fetch_input(task: Task, *, workdir: Path, objects: ObjectStore, settings: Settings) -> Path:
+    target = workdir / "input"
+    _fetch(
+        task.input,
+        target,
+        task=task,
+        objects=objects,
+        settings=settings,
+        max_bytes=settings.max_input_bytes,
+        err_code=INPUT_DOWNLOAD_FAILED,
+        what="input",
+    )
+    return target
+
+
+def fetch_logo(
+    task: Task, *, workdir: Path, objects: ObjectStore, settings: Settings
+) -> Path | None:
+    url = str(task.template.get("logo_path") or "")
+    if not url:
+        return None
+    target = workdir / "logo"
+    _fetch(
+        url,
+        target,
+        task=task,
+        objects=objects,
+        settings=settings,
+        max_bytes=MAX_LOGO_BYTES,
+        err_code=LOGO_FETCH_FAILED,
+        what="logo",
+    )
+    return target
+
+
+def _fetch(
+    url: str,
+    target: Path,
+    *,
+    task: Task,
+    objects: ObjectStore,
+    settings: Settings,
+    max_bytes: int,
+    err_code: int,
+    what: str,
+) -> None:
+    located = parse_object_url(url)
+    if located:
+        bucket, key = located
+        store = objects
+        if bucket == task.storage.get("bucket"):  # the storage's own bucket: its own keys
+            store = objects.client_for(task.storage.get("storage_ak"), task.storage.get("storage_sk"))
+        try:
+            store.download_file(bucket, key, target, max_bytes=max_bytes)
+        except ObjectTooLarge:
+            raise TaskFailed(err_code, f"{what} {url} is larger than {max_bytes} bytes") from None
+        except ObjectStoreError as exc:
+            raise TaskFailed(err_code, f"{what} download failed: {exc.message}") from None
+        return
+    download_http(
+        url, target, max_bytes=max_bytes, timeout_s=settings.input_timeout_s,
+        err_code=err_code, what=what,
+    )
+
+
+def download_http(
+    url: str, target: Path, *, max_bytes: int, timeout_s: float, err_code: int, what: str
+) -> int:
+    """Stream `url` to `target`, following at most 5 http(s) redirects, within size and time."""
+    deadline = time.monotonic() + timeout_s
+    written = 0
+    try:
+        with httpx.Client(
+            follow_redirects=True, max_redirects=MAX_REDIRECTS, timeout=min(timeout_s, 30)
+        ) as client, client.stream("GET", url) as response:
+            if response.status_code >= 400:
+                raise TaskFailed(
+                    err_code, f"{what} download failed: HTTP {response.status_code} from {url}"
+                )
+            with target.open("wb") as out:
+                for chunk in response.iter_bytes(1024 * 1024):
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise TaskFailed(err_code, f"{what} {url} is larger than {max_bytes} bytes")
+                    if time.monotonic() > deadline:
+                        raise TaskFailed(
+                            err_code, f"{what} download from {url} took longer than {timeout_s:g} s"
+                        )
+                    out.write(chunk)
+    except httpx.TooManyRedirects:
+        raise TaskFailed(err_code, f"{what} {url} redirects more than {MAX_REDIRECTS} times") from None
+    except httpx.UnsupportedProtocol as exc:
+        raise TaskFailed(err_code, f"{what} {url} redirects to an unsupported scheme: {exc}") from None
+    except httpx.HTTPError as exc:
+        raise TaskFailed(err_code, f"{what} download failed: {type(exc).__name__}: {exc} ({url})") from None
+    return written
