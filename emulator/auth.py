@@ -181,7 +181,9 @@ def primary_candidates(facts: RequestFacts, date: str) -> Iterable[str]:
 
 def legacy_candidates(facts: RequestFacts) -> Iterable[str]:
     try:
-        params = signing.legacy_params(dict(facts.query), facts.body if facts.method != "GET" else b"")
+        params = signing.legacy_params(
+            dict(facts.query), facts.body if facts.method != "GET" else b""
+        )
     except ValueError:
         params = []
     yield signing.legacy_string_to_sign(method=facts.method, path=facts.path, params=params)

@@ -81,7 +81,15 @@ class Duplicated(ApiError):
 
 ERRORS_BY_CODE: dict[int, type[ApiError]] = {
     cls.code: cls
-    for cls in (InternalError, LackParam, BadParam, AuthFail, EmptyResult, OperationFail, Duplicated)
+    for cls in (
+        InternalError,
+        LackParam,
+        BadParam,
+        AuthFail,
+        EmptyResult,
+        OperationFail,
+        Duplicated,
+    )
 }
 
 # Task failure codes (SPEC.md section 5); the README lists them.

@@ -50,7 +50,9 @@ class RequestContext:
         try:
             await self.app(scope, _limited(receive, self.max_body_bytes), send_with_headers)
         except Exception:
-            log.exception("unhandled error in %s %s (request %s)", scope["method"], scope["path"], rid)
+            log.exception(
+                "unhandled error in %s %s (request %s)", scope["method"], scope["path"], rid
+            )
             if started:
                 raise
             error = InternalError("the emulator hit an unexpected error; its log has the details")

@@ -64,7 +64,9 @@ class Runtime:
         settings = self.ctx.settings
         endpoint = settings.s3_endpoint_url
         if endpoint is None:
-            self.s3 = EmbeddedS3(host=settings.host, port=settings.s3_port, data_dir=settings.data_dir)
+            self.s3 = EmbeddedS3(
+                host=settings.host, port=settings.s3_port, data_dir=settings.data_dir
+            )
             self.s3.start()
             endpoint = self.s3.endpoint_url
         self.ctx.s3_endpoint = endpoint

@@ -27,9 +27,7 @@ from urllib.parse import quote, unquote_plus
 Scheme = Literal["primary", "legacy"]
 JSON_CONTENT_TYPE = "application/json"
 
-_AUTH_RE = re.compile(
-    r"^Visionular AccessKeyId=(?P<ak>[^,\s]+)\s*,\s*Signature=(?P<sig>\S+)\s*$"
-)
+_AUTH_RE = re.compile(r"^Visionular AccessKeyId=(?P<ak>[^,\s]+)\s*,\s*Signature=(?P<sig>\S+)\s*$")
 
 
 def content_md5(body: bytes) -> str:
@@ -40,9 +38,7 @@ def content_md5(body: bytes) -> str:
 def canonical_headers(headers: Iterable[tuple[str, str]]) -> str:
     """`x-wz-*` headers as lower-cased `name:value` lines sorted by name."""
     picked = sorted(
-        (name.lower(), value.strip())
-        for name, value in headers
-        if name.lower().startswith("x-wz-")
+        (name.lower(), value.strip()) for name, value in headers if name.lower().startswith("x-wz-")
     )
     return "\n".join(f"{name}:{value}" for name, value in picked)
 
@@ -65,7 +61,14 @@ def primary_string_to_sign(
     resource: str,
 ) -> str:
     return "\n".join(
-        [method.upper(), content_md5(body), content_type, date, canonical_headers(headers), resource]
+        [
+            method.upper(),
+            content_md5(body),
+            content_type,
+            date,
+            canonical_headers(headers),
+            resource,
+        ]
     )
 
 

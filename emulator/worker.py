@@ -181,7 +181,9 @@ class Worker:
         )
         self._check(job)
         source = probe(source_path)
-        logo_path = fetch_logo(task, workdir=job.workdir, objects=self.objects, settings=self.settings)
+        logo_path = fetch_logo(
+            task, workdir=job.workdir, objects=self.objects, settings=self.settings
+        )
         self._advance(
             job, "running", src_bitrate=source.bitrate_kbps, media={"source": _media(source)}
         )
@@ -237,17 +239,23 @@ class Worker:
 
     def _upload(self, job: Job, plan: command.EncodePlan) -> list[str]:
         task = job.task
-        store = self.objects.client_for(task.storage.get("storage_ak"), task.storage.get("storage_sk"))
+        store = self.objects.client_for(
+            task.storage.get("storage_ak"), task.storage.get("storage_sk")
+        )
         bucket = task.storage["bucket"]
         folder = task.objkey.rpartition("/")[0]
         keys = []
         for path in command.written_files(plan):
-            key = task.objkey if path == plan.output else "/".join(filter(None, [folder, path.name]))
+            key = (
+                task.objkey if path == plan.output else "/".join(filter(None, [folder, path.name]))
+            )
             self._check(job)
             try:
                 store.upload_file(path, bucket, key)
             except ObjectStoreError as exc:
-                raise TaskFailed(UPLOAD_FAILED, f"upload to s3://{bucket}/{key} failed: {exc.message}") from None
+                raise TaskFailed(
+                    UPLOAD_FAILED, f"upload to s3://{bucket}/{key} failed: {exc.message}"
+                ) from None
             keys.append(key)
         return keys
 

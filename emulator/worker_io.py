@@ -1,4 +1,4 @@
-"""Bringing a task's input and logo to local files: http(s) streamed with limits, s3/oss via boto3."""
+"""A task's input and logo to local files: http(s) streamed with limits, s3/oss via boto3."""
 
 from __future__ import annotations
 
@@ -68,7 +68,9 @@ def _fetch(
         bucket, key = located
         store = objects
         if bucket == task.storage.get("bucket"):  # the storage's own bucket: its own keys
-            store = objects.client_for(task.storage.get("storage_ak"), task.storage.get("storage_sk"))
+            store = objects.client_for(
+                task.storage.get("storage_ak"), task.storage.get("storage_sk")
+            )
         try:
             store.download_file(bucket, key, target, max_bytes=max_bytes)
         except ObjectTooLarge:
@@ -77,8 +79,12 @@ def _fetch(
             raise TaskFailed(err_code, f"{what} download failed: {exc.message}") from None
         return
     download_http(
-        url, target, max_bytes=max_bytes, timeout_s=settings.input_timeout_s,
-        err_code=err_code, what=what,
+        url,
+        target,
+        max_bytes=max_bytes,
+        timeout_s=settings.input_timeout_s,
+        err_code=err_code,
+        what=what,
     )
 
 
@@ -89,9 +95,12 @@ def download_http(
     deadline = time.monotonic() + timeout_s
     written = 0
     try:
-        with httpx.Client(
-            follow_redirects=True, max_redirects=MAX_REDIRECTS, timeout=min(timeout_s, 30)
-        ) as client, client.stream("GET", url) as response:
+        with (
+            httpx.Client(
+                follow_redirects=True, max_redirects=MAX_REDIRECTS, timeout=min(timeout_s, 30)
+            ) as client,
+            client.stream("GET", url) as response,
+        ):
             if response.status_code >= 400:
                 raise TaskFailed(
                     err_code, f"{what} download failed: HTTP {response.status_code} from {url}"
@@ -107,9 +116,15 @@ def download_http(
                         )
                     out.write(chunk)
     except httpx.TooManyRedirects:
-        raise TaskFailed(err_code, f"{what} {url} redirects more than {MAX_REDIRECTS} times") from None
+        raise TaskFailed(
+            err_code, f"{what} {url} redirects more than {MAX_REDIRECTS} times"
+        ) from None
     except httpx.UnsupportedProtocol as exc:
-        raise TaskFailed(err_code, f"{what} {url} redirects to an unsupported scheme: {exc}") from None
+        raise TaskFailed(
+            err_code, f"{what} {url} redirects to an unsupported scheme: {exc}"
+        ) from None
     except httpx.HTTPError as exc:
-        raise TaskFailed(err_code, f"{what} download failed: {type(exc).__name__}: {exc} ({url})") from None
+        raise TaskFailed(
+            err_code, f"{what} download failed: {type(exc).__name__}: {exc} ({url})"
+        ) from None
     return written

@@ -29,8 +29,12 @@ def test_vector_1_get_with_query() -> None:
 def test_vector_1_string_to_sign() -> None:
     resource = signing.canonical_resource(
         "/api/list_task",
-        [("status", "success"), ("start_time", "1589386660"), ("end_time", "1589473060"),
-         ("count", "10")],
+        [
+            ("status", "success"),
+            ("start_time", "1589386660"),
+            ("end_time", "1589473060"),
+            ("count", "10"),
+        ],
     )
     sts = signing.primary_string_to_sign(
         method="GET", body=b"", content_type="", date=DATE, headers=[], resource=resource
@@ -44,8 +48,13 @@ def test_vector_1_string_to_sign() -> None:
 def test_vector_2_post_with_body_and_nonce() -> None:
     assert signing.content_md5(BODY) == "9B036B8C0CCD5BFA2CB30C411683FC4E"
     headers = signing.sign_request(
-        method="POST", path="/api/add_template", body=BODY, access_key_id=AK,
-        access_key_secret=SK, date=DATE, nonce=NONCE,
+        method="POST",
+        path="/api/add_template",
+        body=BODY,
+        access_key_id=AK,
+        access_key_secret=SK,
+        date=DATE,
+        nonce=NONCE,
     )
     assert headers["Authorization"].endswith("Signature=bnb3mVB0hAJL6NfnE2Gr0nH7VRc=")
     assert headers["Content-Type"] == "application/json"
@@ -87,7 +96,11 @@ def test_unicode_values_are_signed_as_utf8() -> None:
 def test_legacy_values_booleans_nulls_nested_and_numbers_as_written() -> None:
     body = b'{"b":true,"n":null,"o":{"x":1,"a":[1,2]},"f":6.50,"s":"x y"}'
     assert dict(signing.legacy_params(None, body)) == {
-        "b": "true", "n": "", "o": '{"x":1,"a":[1,2]}', "f": "6.50", "s": "x y",
+        "b": "true",
+        "n": "",
+        "o": '{"x":1,"a":[1,2]}',
+        "f": "6.50",
+        "s": "x y",
     }
 
 
@@ -99,7 +112,8 @@ def test_legacy_without_parameters_ends_in_ampersand() -> None:
 
 def test_parse_authorization_tolerates_spaces_after_comma() -> None:
     assert signing.parse_authorization("Visionular AccessKeyId=AK,    Signature=abc=") == (
-        "AK", "abc=",
+        "AK",
+        "abc=",
     )
     assert signing.parse_authorization("visionular AccessKeyId=AK, Signature=abc") is None
     assert signing.parse_authorization("Basic QUs6U0s=") is None

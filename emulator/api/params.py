@@ -45,7 +45,9 @@ def _json_object(body: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise BadParam(f"request body is not valid UTF-8 (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
-        raise BadParam(f"malformed JSON body: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise BadParam(
+            f"malformed JSON body: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     except RecursionError:
         raise BadParam(f"JSON body is nested deeper than {MAX_JSON_DEPTH} levels") from None
     if not isinstance(value, dict):

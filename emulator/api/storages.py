@@ -35,7 +35,9 @@ class DelStorage(VendorParams):
 
 
 @router.post(
-    "/add_storage", dependencies=signed, response_model=Envelope[StorageId],
+    "/add_storage",
+    dependencies=signed,
+    response_model=Envelope[StorageId],
     openapi_extra=openapi(AddStorage, "POST"),
 )
 def add_storage(
@@ -52,7 +54,9 @@ def add_storage(
 
 
 @router.delete(
-    "/del_storage", dependencies=signed, response_model=Envelope[None],
+    "/del_storage",
+    dependencies=signed,
+    response_model=Envelope[None],
     openapi_extra=openapi(DelStorage, "DELETE"),
 )
 def del_storage(

@@ -91,9 +91,7 @@ async def query_task(
     return ok(request, task_view(task, ctx.presign))
 
 
-@router.get(
-    "/list_task", response_model=Envelope[TaskList], openapi_extra=openapi(ListTask, "GET")
-)
+@router.get("/list_task", response_model=Envelope[TaskList], openapi_extra=openapi(ListTask, "GET"))
 async def list_task(
     request: Request, ctx: ContextDep, p: Annotated[ListTask, Depends(params(ListTask))]
 ) -> Response:
@@ -110,7 +108,5 @@ async def list_summary(
     request: Request, ctx: ContextDep, p: Annotated[ListSummary, Depends(params(ListSummary))]
 ) -> Response:
     with ctx.db.read() as session:
-        data = summary.summarize(
-            session=session, start_hours=p.start_time, end_hours=p.end_time
-        )
+        data = summary.summarize(session=session, start_hours=p.start_time, end_hours=p.end_time)
     return ok(request, data)

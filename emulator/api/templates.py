@@ -60,7 +60,8 @@ class ByName(VendorParams):
 
 
 @router.post(
-    "/add_template", response_model=Envelope[TemplateView],
+    "/add_template",
+    response_model=Envelope[TemplateView],
     openapi_extra=openapi(AddTemplate, "POST"),
 )
 def add_template(
@@ -97,7 +98,8 @@ async def query_template(
 
 
 @router.put(
-    "/update_template", response_model=Envelope[TemplateView],
+    "/update_template",
+    response_model=Envelope[TemplateView],
     openapi_extra=openapi(UpdateTemplate, "PUT"),
 )
 def update_template(

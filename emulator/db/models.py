@@ -73,7 +73,9 @@ class Task(SQLModel, table=True):
     create_time: float = Field(index=True)  # emulator clock (control API may shift it)
     finish_time: float | None = None  # emulator clock
     # Real-clock stamps of each transition, for stage timings.
-    stage_times: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    stage_times: dict[str, float] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
     err_code: int = 0
     err_msg: str = "success"
     progress: float = 0

@@ -1,9 +1,9 @@
 """The task state machine and claims: the only code that sets Task.status.
 
-    pending -> downloading -> running -> uploading -> success
-       |            |            |           |
-       +------------+------------+-----------+----> fail
-    downloading | running | uploading -> pending      (lease expired: worker gone)
+pending -> downloading -> running -> uploading -> success
+   |            |            |           |
+   +------------+------------+-----------+----> fail
+downloading | running | uploading -> pending      (lease expired: worker gone)
 """
 
 from __future__ import annotations

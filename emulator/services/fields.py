@@ -1,4 +1,4 @@
-"""Field types and checks shared by both API generations (SPEC.md sections 3-5, limits of the README)."""
+"""Field types and checks shared by both API generations (SPEC.md sections 3-5)."""
 
 from __future__ import annotations
 

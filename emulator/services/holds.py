@@ -39,7 +39,9 @@ def release(
     left = [
         h
         for h in list_holds(session)
-        if not ((stage is None or h["stage"] == stage) and (task_id is None or h["task_id"] == task_id))
+        if not (
+            (stage is None or h["stage"] == stage) and (task_id is None or h["task_id"] == task_id)
+        )
     ]
     state.put(session, state.HOLDS_KEY, left)
     return left
@@ -48,9 +50,7 @@ def release(
 def holds_task(session: Session, settings: Settings, stage: str, task_id: str) -> bool:
     if settings.hold_stage == stage:
         return True
-    return any(
-        h["stage"] == stage and h["task_id"] in (None, task_id) for h in list_holds(session)
-    )
+    return any(h["stage"] == stage and h["task_id"] in (None, task_id) for h in list_holds(session))
 
 
 def blocks_claims(session: Session, settings: Settings) -> bool:

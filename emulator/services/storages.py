@@ -37,9 +37,7 @@ def add(
         )
     ).first()
     if clash:
-        raise Duplicated(
-            f"storage {clash.storage_id} has the same type, region, bucket and prefix"
-        )
+        raise Duplicated(f"storage {clash.storage_id} has the same type, region, bucket and prefix")
     if prepare_bucket is not None:
         prepare_bucket(bucket)
     storage = Storage(

@@ -113,4 +113,3 @@ def page(
 
 def message(task: Task) -> str:
     return task.err_msg if task.status == "fail" else MESSAGES[task.status]
-

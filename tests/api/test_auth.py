@@ -24,8 +24,11 @@ def get(emulator: EmulatorServer, path: str, headers: dict[str, str], **params: 
 def signed(emulator: EmulatorServer, method: str, path: str, **kw: object) -> dict[str, str]:
     s = emulator.settings
     return signing.sign_request(
-        method=method, path=path, access_key_id=s.access_key_id,
-        access_key_secret=s.access_key_secret, **kw,  # type: ignore[arg-type]
+        method=method,
+        path=path,
+        access_key_id=s.access_key_id,
+        access_key_secret=s.access_key_secret,
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -60,7 +63,9 @@ def test_basic_auth_is_refused_on_api(emulator: EmulatorServer) -> None:
 
 def test_unknown_access_key(emulator: EmulatorServer) -> None:
     headers = signing.sign_request(
-        method="GET", path="/api/list_storage", access_key_id="NOSUCHKEY0000000",
+        method="GET",
+        path="/api/list_storage",
+        access_key_id="NOSUCHKEY0000000",
         access_key_secret="x" * 32,
     )
     assert_auth_fail(get(emulator, "/api/list_storage", headers), "unknown AccessKeyId")
@@ -86,8 +91,9 @@ def test_unparseable_date(emulator: EmulatorServer) -> None:
 def test_missing_date_with_primary_only(tmp_path_factory: pytest.TempPathFactory) -> None:
     from tests.conftest import make_settings
 
-    settings = make_settings(tmp_path_factory.mktemp("p"), auth_schemes="primary",
-                             worker_concurrency=0)
+    settings = make_settings(
+        tmp_path_factory.mktemp("p"), auth_schemes="primary", worker_concurrency=0
+    )
     with EmulatorServer(settings) as server:
         headers = signed(server, "GET", "/api/list_storage")
         del headers["Date"]
@@ -103,11 +109,17 @@ def test_replayed_nonce(emulator: EmulatorServer) -> None:
 
 
 def test_legacy_scheme_without_date(emulator: EmulatorServer) -> None:
-    headers = signed(emulator, "GET", "/api/list_task", scheme="legacy",
-                     query={"start_time": "1589386660", "end_time": "1589473060"})
+    headers = signed(
+        emulator,
+        "GET",
+        "/api/list_task",
+        scheme="legacy",
+        query={"start_time": "1589386660", "end_time": "1589473060"},
+    )
     del headers["Date"]
     response = httpx.get(
-        f"{emulator.base_url}/api/list_task", headers=headers,
+        f"{emulator.base_url}/api/list_task",
+        headers=headers,
         params={"start_time": "1589386660", "end_time": "1589473060"},
     )
     assert response.json()["code"] == 0
@@ -123,8 +135,9 @@ def test_legacy_hex_signature_and_no_trailing_ampersand(emulator: EmulatorServer
 
 
 def test_legacy_post_body(api: TranscodeClient, emulator: EmulatorServer) -> None:
-    legacy = TranscodeClient(emulator.base_url, api.access_key_id, api.access_key_secret,
-                             scheme="legacy")
+    legacy = TranscodeClient(
+        emulator.base_url, api.access_key_id, api.access_key_secret, scheme="legacy"
+    )
     with legacy:
         data = legacy.call("POST", "/api/add_template", {"name": "legacy", "quality": 6})
     assert data["quality"] == 6
@@ -135,14 +148,23 @@ def test_content_type_with_charset_may_be_signed(emulator: EmulatorServer) -> No
     body = b'{"name":"charset"}'
     date = signing.http_date()
     sts = signing.primary_string_to_sign(
-        method="POST", body=body, content_type="application/json; charset=utf-8", date=date,
-        headers=[], resource="/api/add_template",
+        method="POST",
+        body=body,
+        content_type="application/json; charset=utf-8",
+        date=date,
+        headers=[],
+        resource="/api/add_template",
     )
     response = httpx.post(
-        f"{emulator.base_url}/api/add_template", content=body,
-        headers={"Date": date, "Content-Type": "application/json; charset=utf-8",
-                 "Authorization": signing.authorization(
-                     s.access_key_id, signing.signature(s.access_key_secret, sts))},
+        f"{emulator.base_url}/api/add_template",
+        content=body,
+        headers={
+            "Date": date,
+            "Content-Type": "application/json; charset=utf-8",
+            "Authorization": signing.authorization(
+                s.access_key_id, signing.signature(s.access_key_secret, sts)
+            ),
+        },
     )
     assert response.json()["code"] == 0
 
@@ -151,11 +173,19 @@ def test_url_encoded_query_values_may_be_signed_as_sent(emulator: EmulatorServer
     s = emulator.settings
     date = signing.http_date()
     sts = signing.primary_string_to_sign(
-        method="GET", body=b"", content_type="", date=date, headers=[],
+        method="GET",
+        body=b"",
+        content_type="",
+        date=date,
+        headers=[],
         resource="/api/query_template?name=a%20b",
     )
-    headers = {"Date": date, "Authorization": signing.authorization(
-        s.access_key_id, signing.signature(s.access_key_secret, sts))}
+    headers = {
+        "Date": date,
+        "Authorization": signing.authorization(
+            s.access_key_id, signing.signature(s.access_key_secret, sts)
+        ),
+    }
     response = httpx.get(f"{emulator.base_url}/api/query_template?name=a%20b", headers=headers)
     assert response.json()["code"] == 1004  # authenticated; the template does not exist
 

@@ -42,16 +42,24 @@ def test_wrong_method_is_405_bad_param(api: TranscodeClient) -> None:
 
 @pytest.mark.parametrize(
     ("body", "detail"),
-    [(b"{not json", "malformed JSON"), (b"[1, 2]", "must be an object"),
-     (b"\xff\xfe", "UTF-8"), (b'"text"', "must be an object")],
+    [
+        (b"{not json", "malformed JSON"),
+        (b"[1, 2]", "must be an object"),
+        (b"\xff\xfe", "UTF-8"),
+        (b'"text"', "must be an object"),
+    ],
 )
-def test_bad_bodies_are_bad_param(emulator: EmulatorServer, api: TranscodeClient,
-                                  body: bytes, detail: str) -> None:
+def test_bad_bodies_are_bad_param(
+    emulator: EmulatorServer, api: TranscodeClient, body: bytes, detail: str
+) -> None:
     from emulator import signing
 
     headers = signing.sign_request(
-        method="POST", path="/api/add_template", body=body,
-        access_key_id=api.access_key_id, access_key_secret=api.access_key_secret,
+        method="POST",
+        path="/api/add_template",
+        body=body,
+        access_key_id=api.access_key_id,
+        access_key_secret=api.access_key_secret,
     )
     response = httpx.post(f"{emulator.base_url}/api/add_template", content=body, headers=headers)
     assert response.status_code == 200
@@ -59,8 +67,7 @@ def test_bad_bodies_are_bad_param(emulator: EmulatorServer, api: TranscodeClient
 
 
 def test_body_over_one_mib_is_refused(emulator: EmulatorServer) -> None:
-    response = httpx.post(f"{emulator.base_url}/api/add_template",
-                          content=b"x" * (1024 * 1024 + 1))
+    response = httpx.post(f"{emulator.base_url}/api/add_template", content=b"x" * (1024 * 1024 + 1))
     assert response.json()["code"] == 1002 and "larger than" in response.json()["detail"]
 
 
@@ -73,8 +80,9 @@ def test_duplicate_query_keys_are_refused(api: TranscodeClient, emulator: Emulat
 
 @pytest.fixture
 def broken_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
-    server = EmulatorServer(make_settings(tmp_path_factory.mktemp("b"), auth="off",
-                                          worker_concurrency=0))
+    server = EmulatorServer(
+        make_settings(tmp_path_factory.mktemp("b"), auth="off", worker_concurrency=0)
+    )
 
     @server.app.get("/api/explode")
     def explode() -> None:

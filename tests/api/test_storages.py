@@ -20,7 +20,11 @@ def test_add_and_list_storage(api: TranscodeClient) -> None:
     assert data["num"] == 1
     (item,) = data["list"]
     assert {k: item[k] for k in ("bucket", "prefix", "region", "storage_id", "type")} == {
-        "bucket": "bbbbb", "prefix": "", "region": "cn-hz", "storage_id": storage_id, "type": "s3",
+        "bucket": "bbbbb",
+        "prefix": "",
+        "region": "cn-hz",
+        "storage_id": storage_id,
+        "type": "s3",
     }
     assert "storage_sk" not in item and "storage_ak" not in item
 
@@ -43,8 +47,14 @@ def test_missing_required_is_lack_param(api: TranscodeClient, missing: str) -> N
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("type", "gcs"), ("bucket", "Bad_Bucket"), ("bucket", "ab"), ("bucket", "192.168.1.1"),
-     ("prefix", "../up"), ("region", 5)],
+    [
+        ("type", "gcs"),
+        ("bucket", "Bad_Bucket"),
+        ("bucket", "ab"),
+        ("bucket", "192.168.1.1"),
+        ("prefix", "../up"),
+        ("region", 5),
+    ],
 )
 def test_bad_values_are_bad_param(api: TranscodeClient, field: str, value: object) -> None:
     params: dict[str, object] = {"region": "r", "type": "s3", "bucket": "bkt", field: value}
@@ -74,9 +84,13 @@ def test_del_storage_from_query_when_body_is_empty(api: TranscodeClient) -> None
     from emulator import signing
 
     headers = signing.sign_request(
-        method="DELETE", path="/api/del_storage", query={"storage_id": storage_id},
-        access_key_id=api.access_key_id, access_key_secret=api.access_key_secret,
+        method="DELETE",
+        path="/api/del_storage",
+        query={"storage_id": storage_id},
+        access_key_id=api.access_key_id,
+        access_key_secret=api.access_key_secret,
     )
-    response = api.http.delete("/api/del_storage", params={"storage_id": storage_id},
-                               headers=headers)
+    response = api.http.delete(
+        "/api/del_storage", params={"storage_id": storage_id}, headers=headers
+    )
     assert response.json()["code"] == 0

@@ -20,8 +20,13 @@ def storage_id(api: TranscodeClient) -> str:
 
 
 def create(api: TranscodeClient, sid: str, **over: str) -> str:
-    params = {"template_name": "480p", "input": "http://127.0.0.1:1/in.mp4",
-              "output": "dir/out.mp4", "storage_id": sid, **over}
+    params = {
+        "template_name": "480p",
+        "input": "http://127.0.0.1:1/in.mp4",
+        "output": "dir/out.mp4",
+        "storage_id": sid,
+        **over,
+    }
     return api.call("POST", "/api/create_task", params)["task_id"]
 
 
@@ -36,12 +41,24 @@ def test_query_pending_task_has_every_field(api: TranscodeClient, storage_id: st
     task_id = create(api, storage_id)
     data = api.call("GET", "/api/query_task", {"task_id": task_id})
     assert data == data | {
-        "bucket": "out", "dst_bitrate": 0.0, "src_bitrate": 0.0, "err_code": 0,
-        "err_message": "success", "err_msg": "success", "finish_time": 946684800,
-        "input": "http://127.0.0.1:1/in.mp4", "input_url": "http://127.0.0.1:1/in.mp4",
-        "objkey": "pre/dir/out.mp4", "output_url": "", "region": "ap-southeast-1",
-        "region_type": "s3", "status": "pending", "task_id": task_id,
-        "template_id": "builtin-480p", "template_name": "480p", "progress": 0.0,
+        "bucket": "out",
+        "dst_bitrate": 0.0,
+        "src_bitrate": 0.0,
+        "err_code": 0,
+        "err_message": "success",
+        "err_msg": "success",
+        "finish_time": 946684800,
+        "input": "http://127.0.0.1:1/in.mp4",
+        "input_url": "http://127.0.0.1:1/in.mp4",
+        "objkey": "pre/dir/out.mp4",
+        "output_url": "",
+        "region": "ap-southeast-1",
+        "region_type": "s3",
+        "status": "pending",
+        "task_id": task_id,
+        "template_id": "builtin-480p",
+        "template_name": "480p",
+        "progress": 0.0,
     }
     assert abs(data["create_time"] - time.time()) < 5 and isinstance(data["create_time"], int)
 
@@ -60,9 +77,17 @@ def test_create_requires_each_param(api: TranscodeClient, storage_id: str, missi
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("input", "file:///etc/passwd"), ("input", "ftp://x/y"), ("input", "/local/path.mp4"),
-     ("output", "/abs.mp4"), ("output", "a/../b.mp4"), ("output", "a\\b"), ("output", "a\x01b"),
-     ("template_name", "no-such"), ("storage_id", "0000000000000000")],
+    [
+        ("input", "file:///etc/passwd"),
+        ("input", "ftp://x/y"),
+        ("input", "/local/path.mp4"),
+        ("output", "/abs.mp4"),
+        ("output", "a/../b.mp4"),
+        ("output", "a\\b"),
+        ("output", "a\x01b"),
+        ("template_name", "no-such"),
+        ("storage_id", "0000000000000000"),
+    ],
 )
 def test_create_rejects(api: TranscodeClient, storage_id: str, field: str, value: str) -> None:
     with pytest.raises(BadParam, match=field):
@@ -115,11 +140,17 @@ def test_list_task_filters(api: TranscodeClient, storage_id: str) -> None:
 
 @pytest.mark.parametrize(
     ("params", "error"),
-    [({"end_time": 9_999_999_999}, LackParam), ({"start_time": 1_600_000_000}, LackParam),
-     ({**WINDOW, "start_time": 123}, BadParam), ({**WINDOW, "start_time": "x"}, BadParam),
-     ({"start_time": 1_700_000_000, "end_time": 1_600_000_000}, BadParam),
-     ({**WINDOW, "status": "done"}, BadParam), ({**WINDOW, "count": 0}, BadParam),
-     ({**WINDOW, "count": 1001}, BadParam), ({**WINDOW, "start_num": -1}, BadParam)],
+    [
+        ({"end_time": 9_999_999_999}, LackParam),
+        ({"start_time": 1_600_000_000}, LackParam),
+        ({**WINDOW, "start_time": 123}, BadParam),
+        ({**WINDOW, "start_time": "x"}, BadParam),
+        ({"start_time": 1_700_000_000, "end_time": 1_600_000_000}, BadParam),
+        ({**WINDOW, "status": "done"}, BadParam),
+        ({**WINDOW, "count": 0}, BadParam),
+        ({**WINDOW, "count": 1001}, BadParam),
+        ({**WINDOW, "start_num": -1}, BadParam),
+    ],
 )
 def test_list_task_errors(api: TranscodeClient, params: dict, error: type) -> None:
     with pytest.raises(error):

@@ -10,10 +10,20 @@ from emulator.client import TranscodeClient
 from emulator.errors import BadParam, Duplicated, EmptyResult, LackParam, OperationFail
 
 BUILTIN_480P = {
-    "audio_bitrate": 64000, "description": "mp4,480p", "format": "mp4", "framerate": 25,
-    "logo_offset": "", "logo_path": "", "logo_size": "", "name": "480p", "quality": 5,
-    "resolution": "480p", "template_id": "builtin-480p", "template_type": "built-in",
-    "vcodec": "h264", "acodec": "aac",
+    "audio_bitrate": 64000,
+    "description": "mp4,480p",
+    "format": "mp4",
+    "framerate": 25,
+    "logo_offset": "",
+    "logo_path": "",
+    "logo_size": "",
+    "name": "480p",
+    "quality": 5,
+    "resolution": "480p",
+    "template_id": "builtin-480p",
+    "template_type": "built-in",
+    "vcodec": "h264",
+    "acodec": "aac",
 }
 RFC1123 = re.compile(r"^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$")
 
@@ -94,10 +104,25 @@ def test_name_is_required(api: TranscodeClient) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("format", "avi"), ("quality", 0), ("quality", 11), ("quality", "high"), ("framerate", 121),
-     ("framerate", -1), ("resolution", "720"), ("resolution", "721p"), ("resolution", "99x100"),
-     ("vcodec", "vp9"), ("acodec", "mp3"), ("audio_bitrate", 10), ("logo_path", "file:///x.png"),
-     ("logo_size", "big"), ("logo_offset", "1,2"), ("name", "n" * 65), ("quality", 10**30)],
+    [
+        ("format", "avi"),
+        ("quality", 0),
+        ("quality", 11),
+        ("quality", "high"),
+        ("framerate", 121),
+        ("framerate", -1),
+        ("resolution", "720"),
+        ("resolution", "721p"),
+        ("resolution", "99x100"),
+        ("vcodec", "vp9"),
+        ("acodec", "mp3"),
+        ("audio_bitrate", 10),
+        ("logo_path", "file:///x.png"),
+        ("logo_size", "big"),
+        ("logo_offset", "1,2"),
+        ("name", "n" * 65),
+        ("quality", 10**30),
+    ],
 )
 def test_bad_template_values(api: TranscodeClient, field: str, value: object) -> None:
     params = {"name": "bad", field: value}
