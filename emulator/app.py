@@ -24,7 +24,7 @@ from emulator.runtime import Runtime
 log = logging.getLogger("emulator")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, announce: bool = False) -> FastAPI:
     settings = settings or Settings()
     ctx = Context.build(settings)
     runtime = Runtime(ctx)
@@ -32,6 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.start()
+        if announce:
+            print(banner(ctx), flush=True)
         try:
             yield
         finally:
@@ -56,6 +58,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     app.add_middleware(RequestContext)
     return app
+
+
+def banner(ctx: Context) -> str:
+    """What `serve` prints once ready: where things are and which keys sign requests."""
+    s = ctx.settings
+    secret = s.access_key_secret if s.uses_dev_keys else s.access_key_secret[:4] + "*" * 28
+    note = "  (the documented development pair)" if s.uses_dev_keys else ""
+    workers = f"{s.worker_concurrency} in-process" if s.worker_concurrency else "off (API only)"
+    return "\n".join(
+        [
+            f"transcode-emulator {__version__} is ready",
+            f"  API base URL      {s.api_base_url}",
+            f"  AccessKeyId       {s.access_key_id}{note}",
+            f"  AccessKeySecret   {secret}",
+            f"  S3 endpoint       {ctx.s3_endpoint}",
+            f"  workers           {workers}",
+            f"  data dir          {s.data_dir.resolve()}",
+            f"  API docs          {s.api_base_url}/docs",
+        ]
+    )
 
 
 def _install_error_handlers(app: FastAPI) -> None:

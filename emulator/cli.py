@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import shlex
 import sys
@@ -19,6 +20,7 @@ from emulator.config import Settings
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    os.umask(0o077)  # the data dir holds keys and storage credentials: owner-only files
     try:
         return int(args.run(args))
     except ValidationError as exc:
@@ -38,6 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     _server_flags(serve)
     serve.add_argument("--no-worker", action="store_true", help="API only (worker concurrency 0)")
     serve.set_defaults(run=_serve)
+
+    worker = commands.add_parser("worker", help="run workers only, against the same database")
+    _server_flags(worker)
+    worker.set_defaults(run=_worker)
+
+    s3 = commands.add_parser("s3", help="run just the embedded, persistent S3 server")
+    _server_flags(s3)
+    s3.set_defaults(run=_s3)
 
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     migrate.add_argument("--data-dir")
@@ -76,8 +86,19 @@ def _serve(args: argparse.Namespace) -> int:
 
     from emulator.app import create_app
 
+    from emulator.runtime import FfmpegMissing, require_ffmpeg
+    from emulator.server import free_port
+
     settings = settings_from(args, **({"worker_concurrency": 0} if args.no_worker else {}))
-    app = create_app(settings)
+    if settings.port == 0:
+        settings = settings.model_copy(update={"port": free_port(settings.host)})
+    if settings.worker_concurrency > 0:
+        try:
+            require_ffmpeg()
+        except FfmpegMissing as exc:
+            print(f"transcode-emulator: {exc}", file=sys.stderr)
+            return 1
+    app = create_app(settings, announce=True)
     uvicorn.run(
         app,
         host=settings.host,
@@ -87,6 +108,38 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,
     )
     return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from emulator.worker import run_worker_process
+
+    settings = settings_from(args)
+    if settings.worker_concurrency < 1:
+        print("transcode-emulator worker: --concurrency must be at least 1", file=sys.stderr)
+        return 2
+    return run_worker_process(settings)
+
+
+def _s3(args: argparse.Namespace) -> int:
+    from emulator.s3server import EmbeddedS3
+
+    settings = settings_from(args)
+    server = EmbeddedS3(host=settings.host, port=settings.s3_port, data_dir=settings.data_dir)
+    server.start()
+    print(f"embedded S3 at {server.endpoint_url} (objects kept in {settings.data_dir}/s3)")
+    _wait_for_signal()
+    server.stop()
+    return 0
+
+
+def _wait_for_signal() -> None:
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
 
 
 def _migrate(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+from xml.sax.saxutils import escape
 
 from moto.core.request import Request as MotoRequest
 from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
@@ -154,17 +155,13 @@ def _close(body: Iterable[bytes]) -> None:
 def _internal_error(start_response: StartResponse, message: str) -> list[bytes]:
     xml = (
         '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
-        f"<Message>{_xml_escape(message)}</Message></Error>"
+        f"<Message>{escape(message)}</Message></Error>"
     ).encode()
     start_response(
         "500 Internal Server Error",
         [("Content-Type", "application/xml"), ("Content-Length", str(len(xml)))],
     )
     return [xml]
-
-
-def _xml_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _request_target(environ: WSGIEnvironment) -> tuple[str, str] | None:

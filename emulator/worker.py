@@ -340,3 +340,47 @@ class Worker:
 
 def _media(info: MediaInfo) -> dict[str, Any]:
     return dict(info.__dict__)
+
+
+def run_worker_process(settings: Settings) -> int:
+    """`transcode-emulator worker`: workers only, on the database and S3 the settings name."""
+    import signal
+
+    from emulator.db import state
+    from emulator.db.engine import migrate
+    from emulator.runtime import S3_ENDPOINT_KEY, prepare_data_dir, require_ffmpeg
+
+    require_ffmpeg()
+    prepare_data_dir(settings.data_dir)
+    db = Database(settings.sqlalchemy_url)
+    migrate(db, lock_dir=settings.data_dir)
+    endpoint = settings.s3_endpoint_url
+    deadline = time.monotonic() + 30
+    while endpoint is None:  # the serving process records its embedded endpoint at start
+        with db.read() as session:
+            endpoint = state.get(session, S3_ENDPOINT_KEY)
+        if endpoint is None and time.monotonic() > deadline:
+            print(
+                "transcode-emulator worker: no S3 endpoint: start `serve` first or set "
+                "EMULATOR_S3_ENDPOINT_URL"
+            )
+            return 2
+        if endpoint is None:
+            time.sleep(0.2)
+    worker = Worker(
+        settings=settings,
+        db=db,
+        objects=ObjectStore(endpoint_url=endpoint, public_url=settings.public_s3_url),
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    worker.start()
+    print(
+        f"worker {worker.worker_id}: {settings.worker_concurrency} slot(s), S3 at {endpoint}",
+        flush=True,
+    )
+    stop.wait()
+    worker.stop()
+    db.dispose()
+    return 0

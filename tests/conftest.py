@@ -44,3 +44,47 @@ def api(emulator: EmulatorServer) -> Iterator[TranscodeClient]:
         emulator.base_url, settings.access_key_id, settings.access_key_secret
     ) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1 s 160x120 clip with audio, made once per test session."""
+    from emulator.transcode.clips import make_clip
+
+    return make_clip(tmp_path_factory.mktemp("clips") / "clip.mp4")
+
+
+@pytest.fixture
+def s3(emulator: EmulatorServer) -> Any:
+    """The emulator's object store (emulator.objectstore.ObjectStore)."""
+    return emulator.app.state.ctx.objects
+
+
+@pytest.fixture
+def storage_id(api: TranscodeClient) -> str:
+    """A storage on bucket `out` (created in the embedded S3)."""
+    params = {"region": "cn-hz", "type": "s3", "bucket": "out"}
+    storage: str = api.call("POST", "/api/add_storage", params)["storage_id"]
+    return storage
+
+
+@pytest.fixture
+def clip_url(s3: Any, clip: Path) -> str:
+    """`clip` uploaded to the embedded S3 as s3://inputs/clip.mp4."""
+    s3.ensure_bucket("inputs")
+    s3.upload_file(clip, "inputs", "clip.mp4")
+    return "s3://inputs/clip.mp4"
+
+
+def wait_for(api: TranscodeClient, task_id: str, timeout_s: float = 60, until: Any = None) -> dict:
+    """Poll query_task until the task is final (or `until(data)` holds)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        data: dict = api.call("GET", "/api/query_task", {"task_id": task_id})
+        if until(data) if until else data["status"] in ("success", "fail"):
+            return data
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"task {task_id} still {data['status']} after {timeout_s} s")
+        time.sleep(0.05)

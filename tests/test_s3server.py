@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -256,6 +257,24 @@ def test_deleted_bucket_stays_deleted_after_restart(
     s3 = restart()
 
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [BUCKET]
+
+
+def test_concurrent_writes_all_survive_restart(
+    s3: S3Client, restart: Callable[[], S3Client]
+) -> None:
+    def write(i: int) -> None:
+        s3.put_object(Bucket=BUCKET, Key=f"seg/{i:03}.ts", Body=f"segment {i}".encode())
+        s3.put_object(Bucket=BUCKET, Key="index.m3u8", Body=f"up to {i}".encode())
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(write, range(40)))
+    last_index = read(s3, "index.m3u8")
+
+    s3 = restart()
+
+    assert keys(s3) == ["index.m3u8", *(f"seg/{i:03}.ts" for i in range(40))]
+    assert read(s3, "seg/017.ts") == b"segment 17"
+    assert read(s3, "index.m3u8") == last_index
 
 
 def test_restart_ignores_leftovers_of_an_interrupted_write(

@@ -258,7 +258,6 @@ def test_logo_fields_without_a_logo_file_change_nothing() -> None:
         ("resolution", "720q"),
         ("resolution", "641x360"),
         ("resolution", "359p"),
-        ("resolution", "0x0"),
         ("resolution", "99999p"),
         ("quality", 0),
         ("quality", 11),
