@@ -118,6 +118,7 @@ class _DurableS3App:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") not in _MUTATING:
+            _read_anonymously(environ)
             return self._app(environ, start_response)
         target = _request_target(environ)
         captured: list[tuple[str, list[tuple[str, str]]]] = []
@@ -139,6 +140,19 @@ class _DurableS3App:
                 return _internal_error(start_response, f"could not persist the change: {exc}")
         start_response(status, headers)
         return body
+
+
+def _read_anonymously(environ: WSGIEnvironment) -> None:
+    """Serve unsigned reads like a public-read bucket: HLS and DASH players fetch segments
+    relative to a presigned playlist, without its signature (README, "Object store")."""
+    query = environ.get("QUERY_STRING", "")
+    if environ.get("HTTP_AUTHORIZATION") or "Signature=" in query:
+        return
+    # moto checks no signature; any credential makes the request an authenticated one.
+    environ["HTTP_AUTHORIZATION"] = (
+        "AWS4-HMAC-SHA256 Credential=anonymous/19700101/us-east-1/s3/aws4_request, "
+        "SignedHeaders=host, Signature=0"
+    )
 
 
 def _no_write(data: bytes) -> None:
@@ -250,14 +264,13 @@ class _DiskMirror:
             "region": bucket.region_name,
         }
         final = self.root / _bucket_dirname(bucket.name)
-        if final.is_dir():
-            _write_atomically(final / _BUCKET_FILE, [json.dumps(info).encode()])
-        else:
-            staging = self.root / f".new-{uuid.uuid4().hex}"
-            staging.mkdir()
-            _write_atomically(staging / _BUCKET_FILE, [json.dumps(info).encode()])
-            os.replace(staging, final)
-            _fsync_dir(self.root)
+        # An untracked directory is one restore() could not read: memory is the truth now.
+        self._remove_dir(final)
+        staging = self.root / f".new-{uuid.uuid4().hex}"
+        staging.mkdir()
+        _write_atomically(staging / _BUCKET_FILE, [json.dumps(info).encode()])
+        os.replace(staging, final)
+        _fsync_dir(self.root)
         written = self._written[bucket.name] = {}
         return written
 

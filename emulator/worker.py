@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import col, select
+
 from emulator.config import Settings
 from emulator.db import tasks as machine
 from emulator.db.engine import Database
@@ -69,6 +71,7 @@ class Worker:
         self.wakeup = wakeup or threading.Event()
         self.worker_id = worker_id or f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.tmp_root = settings.data_dir / "tmp"
+        self.tmp_dir = self.tmp_root / self.worker_id
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.jobs: dict[str, Job] = {}
@@ -79,6 +82,7 @@ class Worker:
     def start(self) -> None:
         self.tmp_root.mkdir(parents=True, exist_ok=True)
         self.requeue_stale()
+        self.sweep_tmp()
         targets = [self._maintain] + [self._slot] * self.settings.worker_concurrency
         for index, target in enumerate(targets):
             thread = threading.Thread(target=target, name=f"worker-{index}", daemon=True)
@@ -115,11 +119,24 @@ class Worker:
             self.wakeup.set()
         return requeued
 
+    def sweep_tmp(self) -> None:
+        """Remove temp dirs of workers that hold no task any more (a killed process's)."""
+        with self.db.read() as session:
+            busy = set(
+                session.exec(
+                    select(Task.worker_id).where(col(Task.status).in_(machine.IN_FLIGHT))
+                ).all()
+            )
+        for path in self.tmp_root.iterdir():
+            if path.name != self.worker_id and path.name not in busy:
+                shutil.rmtree(path, ignore_errors=True)
+
     def _maintain(self) -> None:
         interval = max(0.5, min(self.settings.worker_lease_s / 3, 5.0))
         while not self._stop.wait(interval):
             try:
                 self.requeue_stale()
+                self.sweep_tmp()
             except Exception:
                 log.exception("requeueing stale tasks failed; trying again in %.1f s", interval)
 
@@ -145,7 +162,8 @@ class Worker:
             )
         if task is None:
             return None
-        workdir = Path(tempfile.mkdtemp(prefix=f"{task.task_id}-", dir=self.tmp_root))
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix=f"{task.task_id}-", dir=self.tmp_dir))
         return Job(task=task, workdir=workdir)
 
     # -- one task ----------------------------------------------------------------------------
@@ -262,7 +280,9 @@ class Worker:
     # -- bookkeeping -------------------------------------------------------------------------
 
     def _heartbeat(self, job: Job) -> None:
-        while not job.done.wait(HEARTBEAT_S):
+        # Several beats per lease, so one slow write never costs a live task its claim.
+        interval = min(HEARTBEAT_S, self.settings.worker_lease_s / 3)
+        while not job.done.wait(interval):
             try:
                 with self.db.write() as session:
                     beat = machine.heartbeat(

@@ -148,7 +148,8 @@ def _wait(
             pass
         reporter.report(progress.out_time_s)
         if should_cancel is not None and should_cancel():
-            _stop(process)
+            # The output is thrown away: no need to let ffmpeg flush (slow presets take seconds).
+            process.kill()
             raise TaskCancelled("task deleted while ffmpeg was running")
         if deadline is not None and time.monotonic() > deadline:
             process.kill()
@@ -176,14 +177,6 @@ class _Reporter:
     def finish(self) -> None:
         if self._on_progress is not None:
             self._on_progress(100.0)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()  # lets ffmpeg close its output cleanly
-    try:
-        process.wait(timeout=TERMINATE_GRACE_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def _reason(stderr_tail: str, returncode: int) -> str:
