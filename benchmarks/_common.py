@@ -1,0 +1,88 @@
+"""Shared helpers for the benchmark scripts: processes on free ports, wrk runs, medians."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from emulator.server import free_port
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        args, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def wait_http(url: str, timeout_s: float = 30) -> float:
+    """Seconds until `url` answers 200."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return time.monotonic() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.01)
+    raise TimeoutError(url)
+
+
+@contextmanager
+def emulator_process(**settings: str) -> Iterator[str]:
+    """`transcode-emulator serve` on free ports with a temp data dir; yields its base URL."""
+    data = tempfile.mkdtemp(prefix="bench-")
+    port = free_port()
+    env = {f"EMULATOR_{k.upper()}": v for k, v in settings.items()}
+    env.setdefault("EMULATOR_S3_PORT", "0")
+    env["EMULATOR_DATA_DIR"] = data
+    cli = [sys.executable, "-m", "emulator", "serve", "--port", str(port)]
+    with process(cli, env):
+        wait_http(f"http://127.0.0.1:{port}/_emulator/health")
+        yield f"http://127.0.0.1:{port}"
+    shutil.rmtree(data, ignore_errors=True)
+
+
+def wrk(url: str, headers: dict[str, str], *, connections: int, seconds: int) -> dict[str, float]:
+    """Requests per second and p99 latency (ms) of GET `url` under wrk."""
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed for this benchmark: apt-get install -y wrk")
+    args = ["wrk", "--latency", "-t", "2", "-c", str(connections), "-d", f"{seconds}s"]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    assert p99 is not None
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99[2]]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rate, "p99_ms": float(p99[1]) * scale,
+            "non_2xx": float(non2xx[1]) if non2xx else 0.0}
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]

@@ -1,0 +1,102 @@
+"""What the emulator costs on top of ffmpeg: create_task -> success vs the same ffmpeg by hand.
+
+Targets (issue 4): 10 s 1280x720 -> 480p h264 within 1.15x raw ffmpeg (median of 3);
+overhead on a 1 s clip under 300 ms; time to health after `serve` starts under 1.5 s.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from benchmarks._common import emulator_process, median, wait_http
+from emulator.client import TranscodeClient
+from emulator.config import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
+from emulator.server import free_port
+from emulator.transcode import command
+from emulator.transcode.clips import make_clip
+from emulator.transcode.probe import probe
+
+TEMPLATE = {"format": "mp4", "resolution": "480p", "framerate": 25, "quality": 5, "vcodec": "h264"}
+RUNS = 3
+
+
+def serve_dir(directory: Path) -> str:
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    handler.log_message = lambda *a, **k: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}"
+
+
+def raw_ffmpeg(clip: Path, out_dir: Path) -> float:
+    plan = command.build_plan(TEMPLATE, input_path=clip, out_dir=out_dir, basename="raw",
+                              source=probe(clip), progress=None)
+    started = time.perf_counter()
+    subprocess.run(plan.args, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def through_emulator(api: TranscodeClient, storage_id: str, url: str) -> float:
+    started = time.perf_counter()
+    task_id = api.call("POST", "/api/create_task", {
+        "template_name": "bench480", "input": url, "output": f"bench/{time.time_ns()}.mp4",
+        "storage_id": storage_id})["task_id"]
+    while True:
+        data = api.call("GET", "/api/query_task", {"task_id": task_id})
+        if data["status"] in ("success", "fail"):
+            break
+        time.sleep(0.01)
+    assert data["status"] == "success", data
+    return time.perf_counter() - started
+
+
+def time_to_health() -> float:
+    data = tempfile.mkdtemp()
+    port = free_port()
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "serve", "--port", str(port), "--s3-port", "0",
+         "--data-dir", data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/_emulator/health")
+        return time.perf_counter() - started
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="overhead-"))
+    long_clip = make_clip(work / "long.mp4", size="1280x720", rate=25, duration=10)
+    short_clip = make_clip(work / "short.mp4", size="1280x720", rate=25, duration=1)
+    base = serve_dir(work)
+    with emulator_process() as base_url, TranscodeClient(
+        base_url, DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
+    ) as api:
+        api.call("POST", "/api/add_template", {"name": "bench480", **TEMPLATE})
+        storage_id = api.call("POST", "/api/add_storage",
+                              {"region": "r", "type": "s3", "bucket": "bench"})["storage_id"]
+        results = {}
+        for name, clip in (("10 s", long_clip), ("1 s", short_clip)):
+            through_emulator(api, storage_id, f"{base}/{clip.name}")  # warm-up
+            emu = median([through_emulator(api, storage_id, f"{base}/{clip.name}")
+                          for _ in range(RUNS)])
+            raw = median([raw_ffmpeg(clip, work) for _ in range(RUNS)])
+            results[name] = (emu, raw)
+    for name, (emu, raw) in results.items():
+        print(f"{name} 1280x720 -> 480p: emulator {emu:6.2f} s   raw ffmpeg {raw:6.2f} s   "
+              f"ratio {emu / raw:.2f}   overhead {1000 * (emu - raw):6.0f} ms")
+    print("targets: 10 s ratio <= 1.15; 1 s overhead < 300 ms")
+    health = median([time_to_health() for _ in range(3)])
+    print(f"time to health after serve starts: {health:.2f} s (target < 1.5 s)")
+
+
+if __name__ == "__main__":
+    main()
