@@ -45,10 +45,12 @@ class Settings(BaseSettings):
     encoder_preset: str = "veryfast"
     max_input_bytes: int = Field(2 * 1024**3, ge=1)
     input_timeout_s: float = Field(60.0, gt=0)
-    task_timeout_s: float = Field(3600.0, gt=0)
+    task_timeout: float = Field(3600.0, gt=0, description="seconds")
 
     control: Literal["on", "off"] = "on"
     control_token: str | None = None
+    # The last N vendor-API requests kept for GET /_emulator/requests (0: none are kept).
+    request_log_size: int = Field(1000, ge=0, le=100_000)
 
     @field_validator("access_key_id")
     @classmethod

@@ -22,13 +22,14 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from emulator import callbacks
 from emulator.config import Settings
 from emulator.db import tasks as machine
 from emulator.db.engine import Database
 from emulator.db.models import Task
 from emulator.errors import TRANSCODE_FAILED, UPLOAD_FAILED, TaskCancelled, TaskFailed
 from emulator.objectstore import ObjectStore, ObjectStoreError
-from emulator.services import holds
+from emulator.services import faults, holds
 from emulator.transcode import command
 from emulator.transcode.probe import MediaInfo, probe
 from emulator.transcode.runner import FfmpegFailed, run_ffmpeg
@@ -53,6 +54,8 @@ class Job:
     cancelled: threading.Event = field(default_factory=threading.Event)
     lost: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
+    # Faults injected through the control API that this task meets (taken at claim).
+    faults: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Worker:
@@ -111,6 +114,10 @@ class Worker:
     def running(self) -> int:
         return len(self.jobs)
 
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set() or not any(t.is_alive() for t in self._threads)
+
     def requeue_stale(self) -> list[str]:
         with self.db.write() as session:
             requeued = machine.requeue_stale(session, lease_s=self.settings.worker_lease_s)
@@ -160,11 +167,12 @@ class Worker:
             task = machine.claim(
                 session, worker_id=self.worker_id, skip=holds.held_pending(session)
             )
-        if task is None:
-            return None
+            if task is None:
+                return None
+            injected = faults.take_for_task(session=session, task_id=task.task_id)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix=f"{task.task_id}-", dir=self.tmp_dir))
-        return Job(task=task, workdir=workdir)
+        return Job(task=task, workdir=workdir, faults=injected)
 
     # -- one task ----------------------------------------------------------------------------
 
@@ -194,6 +202,7 @@ class Worker:
     def _execute(self, job: Job) -> None:
         task = job.task
         self._hold(job, "downloading")
+        self._meet_faults(job, "downloading")
         source_path = fetch_input(
             task, workdir=job.workdir, objects=self.objects, settings=self.settings
         )
@@ -206,11 +215,21 @@ class Worker:
             job, "running", src_bitrate=source.bitrate_kbps, media={"source": _media(source)}
         )
         self._hold(job, "running")
+        self._meet_faults(job, "running")
         output = self._transcode(job, source_path, source, logo_path)
+        finished = command.finish(output)  # measure, then encrypt / fix HLS master bandwidths
+        self._check(job)
         self._advance(job, "uploading")
         self._hold(job, "uploading")
+        self._meet_faults(job, "uploading")
         keys = self._upload(job, output)
-        result = probe(output.output)
+        result = finished.info
+        groups = [
+            group.to_json(lambda path: _object_key(task, output, path)) for group in finished.groups
+        ]
+        media_extra: dict[str, Any] = {"output_groups": groups}
+        if output.encryption is not None:  # served at /_emulator/media-keys/{task_id}
+            media_extra["hls_key_hex"] = output.encryption.key.hex()
         self._advance(
             job,
             "success",
@@ -219,7 +238,7 @@ class Worker:
             width=result.width,
             height=result.height,
             output_keys=keys,
-            media={"source": _media(source), "output": _media(result)},
+            media={"source": _media(source), "output": _media(result), **media_extra},
         )
 
     def _transcode(
@@ -237,6 +256,7 @@ class Worker:
             source=source,
             logo_path=logo_path,
             preset=self.settings.encoder_preset,
+            media_key_url=f"{self.settings.api_base_url}/_emulator/media-keys/{task.task_id}",
         )
         self._save(job, ffmpeg_command=command.describe_command(plan.args))
         elapsed = time.time() - job.task.stage_times.get("downloading", time.time())
@@ -246,7 +266,7 @@ class Worker:
                 duration_s=source.duration,
                 on_progress=lambda percent: setattr(job, "progress", percent),
                 should_cancel=lambda: self._interrupted(job),
-                timeout_s=max(1.0, self.settings.task_timeout_s - elapsed),
+                timeout_s=max(1.0, self.settings.task_timeout - elapsed),
             )
         except FfmpegFailed as failure:
             self._save(job, stderr_tail=failure.stderr_tail)
@@ -261,12 +281,9 @@ class Worker:
             task.storage.get("storage_ak"), task.storage.get("storage_sk")
         )
         bucket = task.storage["bucket"]
-        folder = task.objkey.rpartition("/")[0]
         keys = []
         for path in command.written_files(plan):
-            key = (
-                task.objkey if path == plan.output else "/".join(filter(None, [folder, path.name]))
-            )
+            key = _object_key(task, plan, path)
             self._check(job)
             try:
                 store.upload_file(path, bucket, key)
@@ -317,6 +334,19 @@ class Worker:
                     return
             time.sleep(0.1)
 
+    def _meet_faults(self, job: Job, stage: str) -> None:
+        """Injected faults (control API): a slowed stage waits, a failing one fails here."""
+        if not job.faults:
+            return
+        delay, failure = faults.stage_effect(job.faults, stage)
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline:
+            self._check(job)
+            job.cancelled.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+        self._check(job)
+        if failure is not None:
+            raise failure
+
     def _advance(self, job: Job, to: str, **fields: Any) -> None:
         with self.db.write() as session:
             task = machine.owned(session, task_id=job.task.task_id, worker_id=self.worker_id)
@@ -325,6 +355,7 @@ class Worker:
             if task.deleted:
                 raise TaskCancelled(job.task.task_id)
             machine.transition(session, task, to, **fields)
+            callbacks.enqueue(session, task)  # only when `to` is final and storage has notify
         job.task = task
 
     def _save(self, job: Job, **fields: Any) -> None:
@@ -356,6 +387,14 @@ class Worker:
                 machine.transition(session, task, machine.PENDING, worker_id=None, progress=0)
             elif task is not None:
                 machine.remove(session, task_id=task.task_id)
+
+
+def _object_key(task: Task, plan: command.EncodePlan, path: Path) -> str:
+    """The main output goes to objkey; every other file beside it, under its relative name."""
+    if path == plan.output:
+        return task.objkey
+    folder = task.objkey.rpartition("/")[0]
+    return "/".join(filter(None, [folder, path.relative_to(plan.out_dir).as_posix()]))
 
 
 def _media(info: MediaInfo) -> dict[str, Any]:

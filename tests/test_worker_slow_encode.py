@@ -70,7 +70,7 @@ def test_progress_is_visible_while_running_and_cancel_stops_ffmpeg(
 
 
 def test_time_limit_is_2006(tmp_path: Path, slow_clip: Path, emulator: EmulatorServer) -> None:
-    settings = make_settings(tmp_path / "data", encoder_preset="placebo", task_timeout_s=1.5)
+    settings = make_settings(tmp_path / "data", encoder_preset="placebo", task_timeout=1.5)
     with EmulatorServer(settings) as server:
         objects = server.app.state.ctx.objects
         with TranscodeClient(
