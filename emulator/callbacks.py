@@ -1,0 +1,194 @@
+"""Task callbacks: when a task whose storage has `notify` ends, POST its result there, retrying.
+
+    worker, final transition --enqueue()--> callback_deliveries row (same transaction)
+    Deliverer thread: claim due rows (lease) -> POST on a small pool -> record the attempt
+        2xx: delivered | else: retry after RETRY_DELAYS_S[n] | MAX_ATTEMPTS reached: failed
+
+Rows are the queue, so deliveries survive a restart; the worker only inserts a row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from emulator import __version__
+from emulator.db.engine import Database
+from emulator.db.models import CallbackDelivery, Task
+from emulator.db.tasks import FINAL
+from emulator.v1.views import callback_item
+
+log = logging.getLogger("emulator.callbacks")
+
+# Wait after the 1st, 2nd, ... failed attempt; the attempt after the last wait is the last one.
+RETRY_DELAYS_S = (1, 2, 5, 10, 30, 60, 120)
+MAX_ATTEMPTS = len(RETRY_DELAYS_S) + 1
+TIMEOUT_S = 5.0
+# An attempt in flight pushes its row this far ahead, so only one sender takes it.
+LEASE_S = TIMEOUT_S + 5
+POLL_S = 0.2
+SENDERS = 4
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+
+def enqueue(session: Session, task: Task) -> CallbackDelivery | None:
+    """Queue the callback of a task that just ended, if its storage has `notify`."""
+    url = str(task.storage.get("notify") or "")
+    if not url or task.status not in FINAL:
+        return None
+    item = callback_item(task)
+    now = time.time()
+    delivery = CallbackDelivery(
+        task_id=task.task_id,
+        url=url,
+        payload={"code": 0, "msg": item["status"], "callback_url": url, "data": [item]},
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(delivery)
+    return delivery
+
+
+def for_task(session: Session, task_id: str) -> Sequence[CallbackDelivery]:
+    return session.exec(
+        select(CallbackDelivery)
+        .where(CallbackDelivery.task_id == task_id)
+        .order_by(col(CallbackDelivery.id))
+    ).all()
+
+
+def clear(session: Session) -> None:
+    """Forget every delivery (reset of tasks)."""
+    session.execute(delete(CallbackDelivery))
+
+
+def claim_due(session: Session, *, now: float, limit: int) -> list[CallbackDelivery]:
+    """Pending deliveries whose time has come, leased to the caller (write transaction)."""
+    rows = session.exec(
+        select(CallbackDelivery)
+        .where(CallbackDelivery.status == PENDING, CallbackDelivery.next_attempt_at <= now)
+        .order_by(col(CallbackDelivery.next_attempt_at), col(CallbackDelivery.id))
+        .limit(limit)
+    ).all()
+    for row in rows:
+        row.next_attempt_at = now + LEASE_S
+        session.add(row)
+    return list(rows)
+
+
+def record(session: Session, *, delivery_id: int, attempt: dict[str, Any], ok: bool) -> None:
+    """Store one attempt's outcome and decide what comes next."""
+    row = session.get(CallbackDelivery, delivery_id)
+    if row is None or row.status != PENDING:  # reset meanwhile
+        return
+    row.attempts += 1
+    row.history = [*row.history, attempt]
+    if ok or row.attempts >= MAX_ATTEMPTS:
+        row.status = DELIVERED if ok else FAILED
+        row.finished_at = attempt["time"]
+    else:
+        row.next_attempt_at = attempt["time"] + RETRY_DELAYS_S[row.attempts - 1]
+    session.add(row)
+
+
+def post(client: httpx.Client, delivery: CallbackDelivery) -> tuple[dict[str, Any], bool]:
+    """One attempt: ({time, status_code, latency_ms, error}, delivered?)."""
+    started, clock = time.time(), time.monotonic()
+    status_code: int | None = None
+    try:
+        response = client.post(
+            delivery.url,
+            content=json.dumps(delivery.payload, ensure_ascii=False).encode(),
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": f"transcode-emulator/{__version__}",
+                "X-Emulator-Delivery-Id": str(delivery.id),
+                "X-Emulator-Attempt": str(delivery.attempts + 1),
+            },
+        )
+        status_code = response.status_code
+        error = "" if response.is_success else f"HTTP {status_code}"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    attempt = {
+        "time": started,
+        "status_code": status_code,
+        "latency_ms": round((time.monotonic() - clock) * 1000, 1),
+        "error": error,
+    }
+    return attempt, not error
+
+
+class Deliverer:
+    """The delivery thread: polls the table and sends on a small pool, never in the worker."""
+
+    def __init__(self, *, db: Database, poll_s: float = POLL_S, senders: int = SENDERS) -> None:
+        self.db = db
+        self.poll_s = poll_s
+        self.senders = senders
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._client: httpx.Client | None = None
+        self._in_flight = threading.Semaphore(senders)
+
+    def start(self) -> None:
+        self._client = httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)
+        self._pool = ThreadPoolExecutor(self.senders, thread_name_prefix="callback")
+        self._thread = threading.Thread(target=self._loop, name="callbacks", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop claiming; attempts in flight finish (each within TIMEOUT_S) and are recorded."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=LEASE_S)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        if self._client is not None:
+            self._client.close()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            try:
+                self.send_due()
+            except Exception:
+                log.exception("sending callbacks failed; trying again in %.1f s", self.poll_s)
+
+    def send_due(self) -> int:
+        free = 0
+        while self._in_flight.acquire(blocking=False):
+            free += 1
+        due: list[CallbackDelivery] = []
+        try:
+            with self.db.write() as session:
+                due = claim_due(session, now=time.time(), limit=free) if free else []
+        finally:
+            for _ in range(free - len(due)):
+                self._in_flight.release()
+        assert self._pool is not None
+        for delivery in due:
+            self._pool.submit(self._send, delivery)
+        return len(due)
+
+    def _send(self, delivery: CallbackDelivery) -> None:
+        try:
+            assert self._client is not None and delivery.id is not None
+            attempt, ok = post(self._client, delivery)
+            if not ok:
+                log.info("callback %s for task %s: %s", delivery.id, delivery.task_id, attempt)
+            with self.db.write() as session:
+                record(session, delivery_id=delivery.id, attempt=attempt, ok=ok)
+        except Exception:
+            log.exception("callback %s for task %s failed", delivery.id, delivery.task_id)
+        finally:
+            self._in_flight.release()

@@ -1,0 +1,69 @@
+"""/vodencoding/v1 storage routes: add_storage, del_storage, list_storage, list_storage_type(s)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from emulator.api.deps import ContextDep, check_v1_auth
+from emulator.api.envelope import Envelope, ok
+from emulator.api.params import openapi
+from emulator.api.views import StorageId, StorageTypes
+from emulator.db.state import clock_now
+from emulator.services import storages
+from emulator.services.buckets import bucket_preparer
+from emulator.v1.params import PREFIX, AddStorage, ByStorageId, v1_params
+from emulator.v1.views import StorageListV1, storage_v1
+
+router = APIRouter(prefix=PREFIX, tags=["v1 storage"])
+authed = [Depends(check_v1_auth)]
+
+
+@router.post(
+    "/add_storage",
+    dependencies=authed,
+    response_model=Envelope[StorageId],
+    openapi_extra=openapi(AddStorage, "POST"),
+)
+def add_storage(
+    request: Request, ctx: ContextDep, p: Annotated[AddStorage, Depends(v1_params(AddStorage))]
+) -> Response:
+    with ctx.db.write() as session:
+        storage = storages.add(
+            session=session,
+            **p.columns(),
+            extra=p.extras(),
+            now=clock_now(session),
+            prepare_bucket=bucket_preparer(ctx),
+        )
+    return ok(request, {"storage_id": storage.storage_id})
+
+
+@router.delete(
+    "/del_storage",
+    dependencies=authed,
+    response_model=Envelope[None],
+    openapi_extra=openapi(ByStorageId, "DELETE"),
+)
+def del_storage(
+    request: Request, ctx: ContextDep, p: Annotated[ByStorageId, Depends(v1_params(ByStorageId))]
+) -> Response:
+    with ctx.db.write() as session:
+        storages.delete(session=session, storage_id=p.storage_id)
+    return ok(request)
+
+
+@router.get("/list_storage", dependencies=authed, response_model=Envelope[StorageListV1])
+async def list_storage(request: Request, ctx: ContextDep) -> Response:
+    with ctx.db.read() as session:
+        rows = [storage_v1(s) for s in storages.list_all(session=session)]
+    return ok(request, {"list": rows, "num": len(rows)})
+
+
+# As on /api/ (SPEC.md section 3): both names, no authentication.
+@router.get("/list_storage_type", response_model=Envelope[StorageTypes])
+@router.get("/list_storage_types", response_model=Envelope[StorageTypes])
+async def list_storage_types(request: Request) -> Response:
+    return ok(request, {"list": list(storages.STORAGE_TYPES), "num": len(storages.STORAGE_TYPES)})

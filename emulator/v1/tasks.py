@@ -1,0 +1,77 @@
+"""/vodencoding/v1 task routes: create_task, del_task, query_task, list_task, list_summary."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from emulator.api.deps import ContextDep, check_v1_auth
+from emulator.api.envelope import Envelope, ok
+from emulator.api.params import openapi, params
+from emulator.api.tasks import ListSummary
+from emulator.api.views import TaskId
+from emulator.services import summary, tasks
+from emulator.v1.params import PREFIX, ByTaskId, CreateTask, ListTask, v1_params
+from emulator.v1.views import TaskListV1, TaskV1, task_v1
+
+router = APIRouter(prefix=PREFIX, tags=["v1 task"], dependencies=[Depends(check_v1_auth)])
+
+
+@router.post(
+    "/create_task", response_model=Envelope[TaskId], openapi_extra=openapi(CreateTask, "POST")
+)
+def create_task(
+    request: Request, ctx: ContextDep, p: Annotated[CreateTask, Depends(v1_params(CreateTask))]
+) -> Response:
+    with ctx.db.write() as session:
+        task = tasks.create(session=session, **p.model_dump(), output_uri=True)
+    ctx.wake_workers()
+    return ok(request, {"task_id": task.task_id})
+
+
+@router.delete(
+    "/del_task", response_model=Envelope[None], openapi_extra=openapi(ByTaskId, "DELETE")
+)
+def del_task(
+    request: Request, ctx: ContextDep, p: Annotated[ByTaskId, Depends(v1_params(ByTaskId))]
+) -> Response:
+    with ctx.db.write() as session:
+        tasks.delete(session=session, task_id=p.task_id)
+    return ok(request)
+
+
+@router.get("/query_task", response_model=Envelope[TaskV1], openapi_extra=openapi(ByTaskId, "GET"))
+async def query_task(
+    request: Request, ctx: ContextDep, p: Annotated[ByTaskId, Depends(v1_params(ByTaskId))]
+) -> Response:
+    with ctx.db.read() as session:
+        task = tasks.get(session=session, task_id=p.task_id)
+    return ok(request, task_v1(task, ctx.presign))
+
+
+@router.get(
+    "/list_task", response_model=Envelope[TaskListV1], openapi_extra=openapi(ListTask, "GET")
+)
+async def list_task(
+    request: Request, ctx: ContextDep, p: Annotated[ListTask, Depends(v1_params(ListTask))]
+) -> Response:
+    with ctx.db.read() as session:
+        rows, total = tasks.page(session=session, **p.query())
+        items = [task_v1(task, ctx.presign) for task in rows]
+    return ok(request, {"list": items, "num": len(items), "total": total})
+
+
+# Same parameters and data as /api/list_summary (hours before now).
+@router.get(
+    "/list_summary",
+    response_model=Envelope[dict[str, Any]],
+    openapi_extra=openapi(ListSummary, "GET"),
+)
+async def list_summary(
+    request: Request, ctx: ContextDep, p: Annotated[ListSummary, Depends(params(ListSummary))]
+) -> Response:
+    with ctx.db.read() as session:
+        data = summary.summarize(session=session, start_hours=p.start_time, end_hours=p.end_time)
+    return ok(request, data)
