@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck setup ffmpeg tools bench clean
+.PHONY: run test lint typecheck setup ffmpeg tools browser bench clean
 
 run: setup
 	$(BIN)/transcode-emulator serve
@@ -18,7 +18,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-setup: $(STAMP) ffmpeg tools
+setup: $(STAMP) ffmpeg tools browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -46,8 +46,23 @@ tools:
 		echo "tools: docker-compose is missing and cannot be installed here (needs root and apt-get): tests/test_compose.py skips its config check"; \
 	fi
 
+# Debian's Chromium runs the dashboard's browser tests (tests/ui/: Playwright drives the system
+# browser; never `playwright install`, which downloads one). Elsewhere those tests skip, saying why.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "chromium is missing: installing Debian's package with apt-get"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } || \
+		echo "browser: could not install chromium: tests/ui/ skip their browser tests"; \
+	else \
+		echo "browser: chromium is missing and cannot be installed here (needs root and apt-get): tests/ui/ skip their browser tests"; \
+	fi
+
+# As modules: the scripts import benchmarks._common (a script path would not find it).
 bench: setup
-	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+	for script in benchmarks/[!_]*.py; do $(BIN)/python -m benchmarks.$$(basename $$script .py) || exit 1; done
 
 clean:
 	rm -rf $(VENV) .emulator-data build *.egg-info

@@ -16,10 +16,15 @@ from emulator.api import storages, tasks, templates
 from emulator.api.envelope import failed
 from emulator.config import Settings
 from emulator.context import Context
-from emulator.control import health, routes
+from emulator.control import callbacks as control_callbacks
+from emulator.control import health, media_keys, routes, ui
+from emulator.control.common import TokenDep
 from emulator.errors import ApiError, BadParam, MethodNotAllowed, NotFoundRoute
 from emulator.middleware import RequestContext
 from emulator.runtime import Runtime
+from emulator.v1 import storages as v1_storages
+from emulator.v1 import tasks as v1_tasks
+from emulator.v1 import templates as v1_templates
 
 log = logging.getLogger("emulator")
 
@@ -45,7 +50,8 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         description=(
             "A local emulator of the Visionular cloud transcoding API. `/api/` routes take "
             "a signed `Authorization: Visionular AccessKeyId=..., Signature=...` header "
-            "(README, Authentication)."
+            "(README, Authentication). `/vodencoding/v1/` routes (the vendor's current "
+            "generation) take HTTP Basic `base64(AccessKeyId:AccessKeySecret)` or that signature."
         ),
         lifespan=lifespan,
     )
@@ -53,10 +59,19 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
     app.state.runtime = runtime
     for router in (storages.router, templates.router, tasks.router, health.router):
         app.include_router(router)
+    # Players fetch AES-128 keys here: media delivery, so not behind EMULATOR_CONTROL.
+    app.include_router(media_keys.router)
+    for router in (v1_storages.router, v1_templates.router, v1_tasks.router):
+        app.include_router(router)
     if settings.control == "on":
         app.include_router(routes.router)
+        app.include_router(control_callbacks.router, dependencies=[TokenDep])
+        app.include_router(ui.router)  # the dashboard (README, Dashboard)
+        app.mount(ui.STATIC_URL, ui.static_files(), name="ui-static")
     _install_error_handlers(app)
-    app.add_middleware(RequestContext)
+    # The request log is read through the control API only: without it, nothing is kept.
+    requests = runtime.requests if settings.control == "on" else None
+    app.add_middleware(RequestContext, request_log=requests)
     return app
 
 
@@ -83,7 +98,10 @@ def banner(ctx: Context) -> str:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def on_api_error(request: Request, exc: ApiError) -> Response:
-        return failed(request, exc)
+        response = failed(request, exc)
+        if response.status_code == 401:  # v1 auth failures (RFC 9110: name the scheme)
+            response.headers["WWW-Authenticate"] = 'Basic realm="vodencoding", charset="UTF-8"'
+        return response
 
     @app.exception_handler(HTTPException)
     async def on_http_error(request: Request, exc: HTTPException) -> Response:

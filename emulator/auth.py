@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import hmac
 import threading
 import time
@@ -10,13 +13,38 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
 from emulator import signing
-from emulator.db.engine import Database
+from emulator.db.engine import NONCE_PRUNE_LOCK_KEY, Database
 from emulator.db.models import AccessKey
 from emulator.errors import AuthFail
 
 KEY_CACHE_TTL_S = 1.0
 NONCE_CACHE_MAX = 100_000
+BASIC = "basic"
+
+
+class Unauthorized(AuthFail):
+    """An auth failure on /vodencoding/v1/: code 1003 with HTTP 401, which the vendor's SDK
+    reads as "Unauthorized" (the /api/ generation answers HTTP 200)."""
+
+    http_status = 401
+
+
+def is_basic(header: str | None) -> bool:
+    # RFC 7617: the scheme name is case-insensitive.
+    return header is not None and header.lstrip()[:6].lower() == BASIC + " "
+
+
+class SignatureMismatch(AuthFail):
+    """No reading of the request matched; keeps the server's StringToSign (request log)."""
+
+    def __init__(self, string_to_sign: str) -> None:
+        escaped = string_to_sign.replace("\n", "\\n")
+        super().__init__(f"signature mismatch; the server's StringToSign was: {escaped}")
+        self.string_to_sign = string_to_sign
 
 
 @dataclass(frozen=True)
@@ -64,15 +92,25 @@ class KeyRing:
 
 
 class NonceCache:
-    """Nonces seen within the skew window; bounded in size and time."""
+    """Nonces seen within the skew window; bounded in size and time.
+
+    In this process's memory, unless `share_through(db)` moved them to the database's nonces
+    table (PostgreSQL: several API nodes, where a replay may reach any of them).
+    """
 
     def __init__(self, window_s: float) -> None:
         self._window_s = window_s
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
+        self._shared: SharedNonces | None = None
+
+    def share_through(self, db: Database) -> None:
+        self._shared = SharedNonces(db, window_s=self._window_s)
 
     def check_and_add(self, nonce: str) -> bool:
         """False when the nonce was seen within the window (a replay)."""
+        if self._shared is not None:
+            return self._shared.check_and_add(nonce)
         now = time.monotonic()
         with self._lock:
             while self._seen and (
@@ -86,8 +124,63 @@ class NonceCache:
             return True
 
     def clear(self) -> None:
+        if self._shared is not None:
+            self._shared.clear()
         with self._lock:
             self._seen.clear()
+
+
+NONCES = sa.Table(  # migration 0004
+    "nonces",
+    sa.MetaData(),
+    sa.Column("nonce", sa.String(128), primary_key=True),
+    sa.Column("seen_at", sa.Float, nullable=False),
+)
+NONCE_PRUNE_S = 30.0
+
+
+class SharedNonces:
+    """The nonces table: one atomic upsert per request decides "fresh" for every node."""
+
+    def __init__(self, db: Database, *, window_s: float) -> None:
+        self._db = db
+        self._window_s = window_s
+        self._pruned_at = 0.0
+
+    def check_and_add(self, nonce: str) -> bool:
+        now = time.time()
+        cutoff = now - self._window_s
+        if len(nonce) > 128:
+            nonce = "sha256:" + hashlib.sha256(nonce.encode()).hexdigest()
+        dialect = sqlite if self._db.is_sqlite else postgresql
+        insert = dialect.insert(NONCES).values(nonce=nonce, seen_at=now)
+        # Inserted, or an expired row taken over: fresh. A live row left alone: replay.
+        upsert = insert.on_conflict_do_update(
+            index_elements=["nonce"],
+            set_={"seen_at": insert.excluded.seen_at},
+            where=NONCES.c.seen_at < cutoff,
+        ).returning(NONCES.c.nonce)
+        with self._db.engine.begin() as conn:
+            if not self._db.is_sqlite:  # losing the last nonces in a server crash is harmless
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            fresh = conn.execute(upsert).first() is not None
+        if now - self._pruned_at > NONCE_PRUNE_S:
+            self._pruned_at = now
+            self._prune(cutoff)
+        return fresh
+
+    def _prune(self, cutoff: float) -> None:
+        with self._db.engine.begin() as conn:
+            # One node prunes at a time (others skip), so deletes never deadlock.
+            if not self._db.is_sqlite and not conn.execute(
+                sa.text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": NONCE_PRUNE_LOCK_KEY}
+            ).scalar():
+                return
+            conn.execute(NONCES.delete().where(NONCES.c.seen_at < cutoff))
+
+    def clear(self) -> None:
+        with self._db.engine.begin() as conn:
+            conn.execute(NONCES.delete())
 
 
 class Verifier:
@@ -103,6 +196,11 @@ class Verifier:
         header = facts.header("authorization")
         if not header:
             raise AuthFail("missing Authorization header")
+        if is_basic(header):
+            raise AuthFail(
+                "malformed Authorization header: HTTP Basic is accepted on /vodencoding/v1/ "
+                "routes only; here use 'Visionular AccessKeyId={AK}, Signature={SIGN}'"
+            )
         parsed = signing.parse_authorization(header)
         if parsed is None:
             raise AuthFail(
@@ -123,6 +221,27 @@ class Verifier:
         if nonce and not self.nonces.check_and_add(nonce):
             raise AuthFail(f"X-Wz-Nonce {nonce!r} was used already (replay)")
         return Verdict(access_key_id=access_key_id, scheme=scheme)
+
+    def verify_basic(self, header: str) -> Verdict:
+        """`Authorization: Basic base64(AK:SK)`, as the v1 SDK sends it (issue 7)."""
+        token = header.strip()[len(BASIC) :].strip()
+        try:
+            decoded = base64.b64decode(token, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            decoded = ""
+        access_key_id, sep, secret = decoded.partition(":")
+        if not sep:
+            raise AuthFail(
+                "malformed Basic credentials: expected base64 of 'AccessKeyId:AccessKeySecret'"
+            )
+        key = self.keys.lookup(access_key_id)
+        if key is None:
+            raise AuthFail(f"unknown AccessKeyId {access_key_id!r}")
+        if not key.enabled:
+            raise AuthFail(f"AccessKeyId {access_key_id!r} is disabled")
+        if not _same(key.access_key_secret, secret):
+            raise AuthFail(f"wrong AccessKeySecret for AccessKeyId {access_key_id!r}")
+        return Verdict(access_key_id=access_key_id, scheme=BASIC)
 
     def _check_date(self, date: str | None) -> None:
         if not date:
@@ -151,8 +270,7 @@ class Verifier:
                 ):
                     return "legacy"
         shown = primary[0] if primary else next(iter(legacy_candidates(facts)))
-        escaped = shown.replace("\n", "\\n")
-        raise AuthFail(f"signature mismatch; the server's StringToSign was: {escaped}")
+        raise SignatureMismatch(shown)
 
 
 def primary_candidates(facts: RequestFacts, date: str) -> Iterable[str]:

@@ -26,6 +26,7 @@ from emulator.db.engine import Database
 from emulator.db.models import CallbackDelivery, Task
 from emulator.db.tasks import FINAL
 from emulator.v1.views import callback_item
+from emulator.worker_io import private_address
 
 log = logging.getLogger("emulator.callbacks")
 
@@ -100,11 +101,16 @@ def record(session: Session, *, delivery_id: int, attempt: dict[str, Any], ok: b
     session.add(row)
 
 
-def post(client: httpx.Client, delivery: CallbackDelivery) -> tuple[dict[str, Any], bool]:
+def post(
+    client: httpx.Client, delivery: CallbackDelivery, *, block_private: bool = False
+) -> tuple[dict[str, Any], bool]:
     """One attempt: ({time, status_code, latency_ms, error}, delivered?)."""
     started, clock = time.time(), time.monotonic()
     status_code: int | None = None
+    refused = private_address(delivery.url) if block_private else None
     try:
+        if refused:
+            raise httpx.RequestError(f"refused: {refused}")
         response = client.post(
             delivery.url,
             content=json.dumps(delivery.payload, ensure_ascii=False).encode(),
@@ -131,8 +137,16 @@ def post(client: httpx.Client, delivery: CallbackDelivery) -> tuple[dict[str, An
 class Deliverer:
     """The delivery thread: polls the table and sends on a small pool, never in the worker."""
 
-    def __init__(self, *, db: Database, poll_s: float = POLL_S, senders: int = SENDERS) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        poll_s: float = POLL_S,
+        senders: int = SENDERS,
+        block_private: bool = False,
+    ) -> None:
         self.db = db
+        self.block_private = block_private
         self.poll_s = poll_s
         self.senders = senders
         self._stop = threading.Event()
@@ -183,7 +197,7 @@ class Deliverer:
     def _send(self, delivery: CallbackDelivery) -> None:
         try:
             assert self._client is not None and delivery.id is not None
-            attempt, ok = post(self._client, delivery)
+            attempt, ok = post(self._client, delivery, block_private=self.block_private)
             if not ok:
                 log.info("callback %s for task %s: %s", delivery.id, delivery.task_id, attempt)
             with self.db.write() as session:

@@ -1,4 +1,4 @@
-"""Command line: transcode-emulator serve | worker | migrate | sign."""
+"""Command line: transcode-emulator serve | worker | s3 | migrate | sign | reset | keys | tasks."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     migrate.add_argument("--data-dir")
+    migrate.add_argument("--database-url", help="default: SQLite in the data dir")
     migrate.set_defaults(run=_migrate)
 
     sign = commands.add_parser("sign", help="print the headers that sign one request")
@@ -63,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     sign.add_argument("--access-key-secret")
     sign.add_argument("--curl", metavar="BASE_URL", help="print a ready curl command instead")
     sign.set_defaults(run=_sign)
+
+    from emulator.cli_control import add_commands
+
+    add_commands(commands)  # reset | keys | tasks against a running emulator
     return parser
 
 
@@ -72,11 +77,12 @@ def _server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir")
     parser.add_argument("--s3-port", type=int)
     parser.add_argument("--concurrency", dest="worker_concurrency", type=int)
+    parser.add_argument("--database-url", help="e.g. postgresql+psycopg://user@host/db")
 
 
 def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
     """Environment first, then flags that were given."""
-    keys = ("host", "port", "data_dir", "s3_port", "worker_concurrency")
+    keys = ("host", "port", "data_dir", "s3_port", "worker_concurrency", "database_url")
     flags = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     return Settings(**{**flags, **extra})
 
@@ -143,13 +149,15 @@ def _wait_for_signal() -> None:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from emulator.db.engine import Database, migrate
+    from emulator.db.engine import Database, display_url, migrate
     from emulator.runtime import prepare_data_dir
 
     settings = settings_from(args)
     prepare_data_dir(settings.data_dir)
-    migrate(Database(settings.sqlalchemy_url), lock_dir=settings.data_dir)
-    print(f"database at {settings.sqlalchemy_url} is up to date")
+    db = Database(settings.sqlalchemy_url)
+    migrate(db, lock_dir=settings.data_dir)
+    db.dispose()
+    print(f"database at {display_url(db.url)} is up to date")
     return 0
 
 

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     max_input_bytes: int = Field(2 * 1024**3, ge=1)
     input_timeout_s: float = Field(60.0, gt=0)
     task_timeout: float = Field(3600.0, gt=0, description="seconds")
+    # "on" refuses loopback, private and link-local addresses for inputs, logos and callbacks
+    # (every redirect hop too): for a shared deployment; a local tool keeps them allowed.
+    block_private_networks: Literal["on", "off"] = "off"
 
     control: Literal["on", "off"] = "on"
     control_token: str | None = None

@@ -1,5 +1,5 @@
 """Pure ASGI middleware (a BaseHTTPMiddleware would halve throughput): request ids, body limit,
-the last-resort 500 envelope."""
+the request log, the last-resort 500 envelope."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.api.envelope import REQUEST_ID_HEADER, error_body, new_request_id, render
 from emulator.errors import ApiError, BadParam, InternalError
+from emulator.services.requestlog import Capture, RequestLog
 
 log = logging.getLogger("emulator.api")
 
@@ -18,9 +19,16 @@ AUTH_SCHEME_HEADER = b"x-emulator-auth-scheme"
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        request_log: RequestLog | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.request_log = request_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -28,6 +36,19 @@ class RequestContext:
             return
         state: dict[str, Any] = scope.setdefault("state", {})
         rid = state.setdefault("request_id", new_request_id())
+        requests = self.request_log
+        capture = requests.start(scope) if requests is not None else None
+        if requests is None or capture is None:
+            await self._handle(scope, receive, send, state, rid)
+            return
+        try:
+            await self._handle(scope, capture.wrap(receive), _tee(send, capture), state, rid)
+        finally:
+            requests.add(capture, state)
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, state: dict[str, Any], rid: str
+    ) -> None:
         started = False
 
         async def send_with_headers(message: Message) -> None:
@@ -57,6 +78,14 @@ class RequestContext:
                 raise
             error = InternalError("the emulator hit an unexpected error; its log has the details")
             await render(error_body(error, rid), 500)(scope, receive, send_with_headers)
+
+
+def _tee(send: Send, capture: Capture) -> Send:
+    async def sending(message: Message) -> None:
+        capture.sent(message)
+        await send(message)
+
+    return sending
 
 
 class BodyTooLarge(BadParam):

@@ -1,3 +1,107 @@
-"""pytest plugin (entry point pytest11): fixtures that start and drive a real emulator."""
+"""pytest plugin (entry point pytest11): fixtures that start and drive a real emulator.
+
+    transcode_emulator  session: a running emulator (API, worker, embedded S3) on free ports
+    transcode_client    function: its signed TranscodeClient, after a reset (isolated tests)
+
+Nothing starts unless a test uses one of them. Options: --transcode-emulator-url,
+--transcode-emulator-token, and the transcode_emulator_* ini settings (README, "pytest plugin").
+"""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, cast
+
+import pytest
+
+if TYPE_CHECKING:
+    from emulator.client import TranscodeClient
+    from emulator.testing import EmulatorOptions, Mode, TranscodeEmulator
+
+INI = {
+    "transcode_emulator_url": "URL of a running emulator to use instead of starting one",
+    "transcode_emulator_access_key_id": "AccessKeyId (16 characters) of the emulator",
+    "transcode_emulator_access_key_secret": "AccessKeySecret (32 characters) of the emulator",
+    "transcode_emulator_control_token": "EMULATOR_CONTROL_TOKEN of the emulator",
+    "transcode_emulator_concurrency": "worker slots of the started emulator (default 1; 0: none)",
+    "transcode_emulator_mode": "subprocess (default) or in-process",
+    "transcode_emulator_startup_timeout": "seconds to wait for a healthy emulator (default 60)",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("transcode-emulator", "transcode-emulator fixtures")
+    group.addoption(
+        "--transcode-emulator-url",
+        default=None,
+        help="use the emulator running at this URL (it is reset before every test, so it must "
+        "be dedicated to this test run)",
+    )
+    group.addoption(
+        "--transcode-emulator-token",
+        default=None,
+        help="control token (EMULATOR_CONTROL_TOKEN) of that emulator, or for the started one",
+    )
+    for name, help_text in INI.items():
+        parser.addini(name, help_text, default="")
+    parser.addini(
+        "transcode_emulator_settings",
+        "more EMULATOR_* settings of the started emulator, one `name=value` a line",
+        type="linelist",
+        default=[],
+    )
+
+
+def emulator_options(config: pytest.Config) -> EmulatorOptions:
+    """The command line first, then the ini file, then EMULATOR_CONTROL_TOKEN for the token."""
+    from emulator.testing import EmulatorOptions
+
+    def ini(name: str) -> str:
+        return str(config.getini(f"transcode_emulator_{name}")).strip()
+
+    options = EmulatorOptions()
+    settings = {}
+    for line in cast(list[str], config.getini("transcode_emulator_settings")):
+        name, sep, value = line.partition("=")
+        if not sep:
+            raise pytest.UsageError(f"transcode_emulator_settings: {line!r} is not name=value")
+        settings[name.strip().lower().removeprefix("emulator_")] = value.strip()
+    options.settings = settings
+    options.url = config.getoption("--transcode-emulator-url") or ini("url") or None
+    options.control_token = (
+        config.getoption("--transcode-emulator-token")
+        or ini("control_token")
+        or os.environ.get("EMULATOR_CONTROL_TOKEN")
+        or None
+    )
+    options.access_key_id = ini("access_key_id") or options.access_key_id
+    options.access_key_secret = ini("access_key_secret") or options.access_key_secret
+    if ini("mode") not in ("", "subprocess", "in-process"):
+        raise pytest.UsageError("transcode_emulator_mode: use subprocess or in-process")
+    options.mode = cast("Mode", ini("mode") or options.mode)
+    try:
+        options.concurrency = int(ini("concurrency") or options.concurrency)
+        options.startup_timeout_s = float(ini("startup_timeout") or options.startup_timeout_s)
+    except ValueError as exc:
+        raise pytest.UsageError(f"transcode_emulator ini setting: {exc}") from None
+    return options
+
+
+@pytest.fixture(scope="session")
+def transcode_emulator(pytestconfig: pytest.Config) -> Iterator[TranscodeEmulator]:
+    """A real emulator for the whole session; stopped and its files removed at the end."""
+    from emulator.testing import start_emulator
+
+    emulator = start_emulator(emulator_options(pytestconfig))
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def transcode_client(transcode_emulator: TranscodeEmulator) -> TranscodeClient:
+    """The emulator's signed client, after a reset: every test starts from a fresh emulator."""
+    transcode_emulator.reset()
+    return transcode_emulator.client

@@ -6,17 +6,23 @@ import logging
 import os
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from emulator import callbacks
 from emulator.context import Context
 from emulator.db import state
 from emulator.db.engine import migrate
 from emulator.db.models import AccessKey, Task
+from emulator.db.tasks import STATUSES
 from emulator.objectstore import ObjectStore
 from emulator.s3server import EmbeddedS3
+from emulator.services import faults, holds
+from emulator.services.faults import FaultWatch
+from emulator.services.requestlog import RequestLog
 from emulator.services.reset import reset_database
 
 log = logging.getLogger("emulator")
@@ -29,6 +35,15 @@ class Runtime:
         self.ctx = ctx
         self.s3: EmbeddedS3 | None = None
         self.worker: Any = None  # emulator.worker.Worker, imported lazily (ffmpeg modules)
+        # Task callbacks go out from the serving process, whichever process ran the task.
+        self.callbacks = callbacks.Deliverer(
+            db=ctx.db, block_private=ctx.settings.block_private_networks == "on"
+        )
+        # Control API helpers that requests reach through ctx.services (api/deps, middleware).
+        self.faults: FaultWatch = ctx.services.setdefault("faults", FaultWatch(ctx.db))
+        self.requests: RequestLog = ctx.services.setdefault(
+            "request_log", RequestLog(ctx.settings.request_log_size)
+        )
 
     def start(self) -> None:
         settings = self.ctx.settings
@@ -36,6 +51,9 @@ class Runtime:
             require_ffmpeg()
         prepare_data_dir(settings.data_dir)
         migrate(self.ctx.db, lock_dir=settings.data_dir)
+        restrict_database_files(settings.data_dir)
+        if not self.ctx.db.is_sqlite:  # API nodes behind a load balancer see each other's nonces
+            self.ctx.nonces.share_through(self.ctx.db)
         self._sync_configured_key()
         self._start_object_store()
         if settings.worker_concurrency > 0:
@@ -45,12 +63,14 @@ class Runtime:
                 settings=settings, db=self.ctx.db, objects=self.objects, wakeup=self.ctx.wakeup
             )
             self.worker.start()
+        self.callbacks.start()
         self.ctx.ready = True
 
     def stop(self) -> None:
         self.ctx.ready = False
         if self.worker is not None:
             self.worker.stop()
+        self.callbacks.stop()
         if self.s3 is not None:
             self.s3.stop()
         self.ctx.db.dispose()
@@ -83,6 +103,8 @@ class Runtime:
             self.worker.cancel_all()
         with self.ctx.db.write() as session:
             reset_database(session=session, parts=parts)
+            if "tasks" in parts:
+                callbacks.clear(session)
             if "state" in parts and self.ctx.s3_endpoint:
                 state.put(session, S3_ENDPOINT_KEY, self.ctx.s3_endpoint)
         if "objects" in parts:
@@ -90,26 +112,44 @@ class Runtime:
                 self.s3.reset()
             elif self.ctx.objects is not None:
                 self.ctx.objects.delete_all()
+        if "state" in parts:  # clock, holds and faults went with the kv table
+            self.faults.invalidate()
+            self.requests.clear()
+            self.ctx.wake_workers()
         self.ctx.nonces.clear()
 
     def health(self) -> dict[str, Any]:
         with self.ctx.db.read() as session:
-            counts = dict(
+            counts = dict.fromkeys(STATUSES, 0)
+            counts.update(
                 session.exec(
                     select(Task.status, func.count())
                     .where(col(Task.deleted).is_(False))
                     .group_by(Task.status)
                 ).all()
             )
+            clock = state.clock_setting(session)
+            held = len(holds.list_holds(session))
+            active_faults = len(faults.active(faults.list_all(session=session)))
         worker = self.worker
+        settings = self.ctx.settings
         return {
             "worker": {
                 "enabled": worker is not None,
-                "concurrency": self.ctx.settings.worker_concurrency,
+                "state": _worker_state(worker),
+                "concurrency": settings.worker_concurrency,
                 "running": worker.running if worker else 0,
                 "worker_id": worker.worker_id if worker else None,
+                "hold_stage": settings.hold_stage,
             },
             "tasks": counts,
+            "control": {
+                "enabled": settings.control == "on",
+                "token_required": bool(settings.control_token),
+                "holds": held,
+                "faults": active_faults,
+                "clock": clock or None,
+            },
         }
 
     def _sync_configured_key(self) -> None:
@@ -131,6 +171,13 @@ class Runtime:
         self.ctx.keys.forget()
 
 
+def _worker_state(worker: Any) -> str:
+    """off (no worker here), running (claiming tasks) or stopped."""
+    if worker is None:
+        return "off"
+    return "stopped" if worker.stopped else "running"
+
+
 class FfmpegMissing(RuntimeError):
     pass
 
@@ -149,3 +196,11 @@ def prepare_data_dir(path: os.PathLike[str] | str) -> None:
     """The data dir holds secrets (keys, storage credentials): owner-only."""
     os.makedirs(path, mode=0o700, exist_ok=True)
     os.chmod(path, 0o700)
+    restrict_database_files(path)
+
+
+def restrict_database_files(path: os.PathLike[str] | str) -> None:
+    """The SQLite files owner-only even without the CLI's umask (an in-process server): SQLite
+    creates -wal and -shm with the database file's mode, so this holds for later ones too."""
+    for file in Path(path).glob("emulator.sqlite3*"):
+        os.chmod(file, 0o600)

@@ -119,7 +119,7 @@ class Worker:
         return self._stop.is_set() or not any(t.is_alive() for t in self._threads)
 
     def requeue_stale(self) -> list[str]:
-        with self.db.write() as session:
+        with self.db.write(concurrent=True) as session:
             requeued = machine.requeue_stale(session, lease_s=self.settings.worker_lease_s)
         if requeued:
             log.warning("requeued %d task(s) whose worker stopped: %s", len(requeued), requeued)
@@ -161,7 +161,9 @@ class Worker:
             self._run(job)
 
     def _claim(self) -> Job | None:
-        with self.db.write() as session:
+        # Claims pass each other on PostgreSQL (row locks); consuming faults rewrites shared
+        # state, so it gets a transaction of its own that runs alone among writers.
+        with self.db.write(concurrent=True) as session:
             if holds.blocks_claims(session, self.settings):
                 return None
             task = machine.claim(
@@ -169,6 +171,7 @@ class Worker:
             )
             if task is None:
                 return None
+        with self.db.write() as session:
             injected = faults.take_for_task(session=session, task_id=task.task_id)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix=f"{task.task_id}-", dir=self.tmp_dir))
@@ -301,7 +304,7 @@ class Worker:
         interval = min(HEARTBEAT_S, self.settings.worker_lease_s / 3)
         while not job.done.wait(interval):
             try:
-                with self.db.write() as session:
+                with self.db.write(concurrent=True) as session:
                     beat = machine.heartbeat(
                         session,
                         task_id=job.task.task_id,
@@ -348,7 +351,7 @@ class Worker:
             raise failure
 
     def _advance(self, job: Job, to: str, **fields: Any) -> None:
-        with self.db.write() as session:
+        with self.db.write(concurrent=True) as session:
             task = machine.owned(session, task_id=job.task.task_id, worker_id=self.worker_id)
             if task is None:
                 raise LostTask(job.task.task_id)
@@ -359,7 +362,7 @@ class Worker:
         job.task = task
 
     def _save(self, job: Job, **fields: Any) -> None:
-        with self.db.write() as session:
+        with self.db.write(concurrent=True) as session:
             task = machine.owned(session, task_id=job.task.task_id, worker_id=self.worker_id)
             if task is not None:
                 for key, value in fields.items():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -85,19 +88,61 @@ def _fetch(
         timeout_s=settings.input_timeout_s,
         err_code=err_code,
         what=what,
+        block_private=settings.block_private_networks == "on",
     )
 
 
+def private_address(url: str) -> str | None:
+    """Why `url`'s host is loopback, private, link-local or otherwise not public; None if public.
+
+    Every address the host resolves to counts, so a name with one private address is refused.
+    """
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        return f"host {host!r} does not resolve: {exc}"
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not address.is_global or address.is_multicast:
+            return (
+                f"host {host!r} is the non-public address {address} "
+                "(EMULATOR_BLOCK_PRIVATE_NETWORKS=on)"
+            )
+    return None
+
+
+class _Refused(Exception):
+    """A request (or one of its redirects) to a non-public address, with the reason."""
+
+
+def _refuse_private(request: httpx.Request) -> None:
+    reason = private_address(str(request.url))
+    if reason:
+        raise _Refused(f"refused {request.url}: {reason}")
+
+
 def download_http(
-    url: str, target: Path, *, max_bytes: int, timeout_s: float, err_code: int, what: str
+    url: str,
+    target: Path,
+    *,
+    max_bytes: int,
+    timeout_s: float,
+    err_code: int,
+    what: str,
+    block_private: bool = False,
 ) -> int:
     """Stream `url` to `target`, following at most 5 http(s) redirects, within size and time."""
     deadline = time.monotonic() + timeout_s
     written = 0
+    hooks = {"request": [_refuse_private]} if block_private else {}
     try:
         with (
             httpx.Client(
-                follow_redirects=True, max_redirects=MAX_REDIRECTS, timeout=min(timeout_s, 30)
+                follow_redirects=True,
+                max_redirects=MAX_REDIRECTS,
+                timeout=min(timeout_s, 30),
+                event_hooks=hooks,
             ) as client,
             client.stream("GET", url) as response,
         ):
@@ -115,11 +160,13 @@ def download_http(
                             err_code, f"{what} download from {url} took longer than {timeout_s:g} s"
                         )
                     out.write(chunk)
+    except _Refused as exc:
+        raise TaskFailed(err_code, f"{what} download {exc}") from None
     except httpx.TooManyRedirects:
         raise TaskFailed(
             err_code, f"{what} {url} redirects more than {MAX_REDIRECTS} times"
         ) from None
-    except httpx.UnsupportedProtocol as exc:
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
         raise TaskFailed(
             err_code, f"{what} {url} redirects to an unsupported scheme: {exc}"
         ) from None

@@ -79,13 +79,18 @@ async def apply_faults(request: Request, ctx: Context) -> None:
 async def check_v1_auth(request: Request, ctx: ContextDep) -> None:
     """/vodencoding/v1/: HTTP Basic (AK:SK) or a signature; failures are 1003 with HTTP 401."""
     header = request.headers.get("authorization")
-    try:
-        if header is None or ctx.settings.auth == "off" or not is_basic(header):
+    if header is None or ctx.settings.auth == "off" or not is_basic(header):
+        try:
             await check_signature(request, ctx)
-            return
+        except AuthFail as exc:
+            raise Unauthorized(exc.detail) from None
+        return
+    state = request.scope.setdefault("state", {})
+    try:
         verdict = ctx.verifier.verify_basic(header)
     except AuthFail as exc:
+        state["auth_error"] = exc.detail
         raise Unauthorized(exc.detail) from None
-    state = request.scope.setdefault("state", {})
     state["access_key_id"] = verdict.access_key_id
     state["auth_scheme"] = verdict.scheme
+    await apply_faults(request, ctx)

@@ -50,6 +50,8 @@ def _json_object(body: bytes) -> dict[str, Any]:
         ) from None
     except RecursionError:
         raise BadParam(f"JSON body is nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as exc:  # an integer beyond Python's digit limit
+        raise BadParam(f"JSON body has a number that cannot be read: {exc}") from None
     if not isinstance(value, dict):
         raise BadParam("JSON body must be an object of parameters")
     if _depth(value) > MAX_JSON_DEPTH:
@@ -97,7 +99,7 @@ def params(model: type[M]) -> Callable[[Request], Awaitable[M]]:
 
 def openapi(model: type[BaseModel], method: str) -> dict[str, Any]:
     """openapi_extra documenting `model` as query parameters (GET) or a JSON body."""
-    schema = model.model_json_schema()
+    schema = _inline_defs(model.model_json_schema())
     if method == "GET":
         required = set(schema.get("required", []))
         return {
@@ -112,3 +114,22 @@ def openapi(model: type[BaseModel], method: str) -> dict[str, Any]:
             "content": {"application/json": {"schema": schema}},
         }
     }
+
+
+def _inline_defs(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with `#/$defs/X` references replaced by X: inside an OpenAPI document such a
+    reference resolves against the document root, where no `$defs` exists."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved

@@ -1,4 +1,14 @@
-"""Engine and sessions: SQLite in WAL mode by default, explicit write transactions, migrations."""
+"""Engine and sessions on SQLite (WAL, the default) or PostgreSQL; write transactions; migrations.
+
+Both backends give the services the same model: reads never wait, and a write transaction
+(`Database.write()`) runs alone among writers, so a read-check-write in a service is safe.
+SQLite gets that from BEGIN IMMEDIATE; PostgreSQL from an advisory lock taken first thing in
+the transaction (exclusive), at READ COMMITTED so every statement after the lock sees every
+earlier commit. The worker's task-row transactions (`write(concurrent=True)`) take that lock
+shared instead: they run beside each other and lock their rows themselves (claims with
+FOR UPDATE SKIP LOCKED, heartbeats and stage moves with FOR UPDATE), and still never overlap
+an exclusive writer such as del_task or the control API.
+"""
 
 from __future__ import annotations
 
@@ -13,26 +23,63 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 log = logging.getLogger(__name__)
+
+# Advisory lock keys (PostgreSQL scopes them to the current database).
+WRITE_LOCK_KEY = 0x7E57_0001
+MIGRATE_LOCK_KEY = 0x7E57_0002
+NONCE_PRUNE_LOCK_KEY = 0x7E57_0003
+# Per process: every API thread or worker slot holds at most one connection at a time, and
+# PostgreSQL's default max_connections (100) must cover every process of the fleet (README).
+PG_POOL_SIZE = 5
+PG_MAX_OVERFLOW = 15
+_EXCLUSIVE = text("SELECT pg_advisory_xact_lock(:key)")
+_SHARED = text("SELECT pg_advisory_xact_lock_shared(:key)")
+
+
+def normalize_url(url: str) -> str:
+    """postgres:// and postgresql:// mean PostgreSQL through psycopg 3 (the driver we ship)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def display_url(url: str) -> str:
+    """The URL with its password masked, for banners and logs."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 class Database:
     """One engine, and the two kinds of session the app uses (read, write)."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.is_sqlite = url.startswith("sqlite")
+        self.url = normalize_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:
             self.engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=16
+                self.url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=16
             )
             _sqlite_pragmas(self.engine)
         else:
-            self.engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            self.engine = create_engine(
+                self.url,
+                # Required by the write lock: each statement sees what committed before it.
+                isolation_level="READ COMMITTED",
+                pool_size=PG_POOL_SIZE,
+                max_overflow=PG_MAX_OVERFLOW,
+                pool_pre_ping=True,  # the server restarted or dropped an idle connection
+                connect_args={
+                    "connect_timeout": 10,
+                    "application_name": "transcode-emulator",
+                    # A stalled process must not hold the write lock for ever.
+                    "options": "-c idle_in_transaction_session_timeout=60000",
+                },
+            )
         # SQLite: writers take the lock up front (BEGIN IMMEDIATE), so a read-then-write
         # transaction never fails with "database is locked" when another writer got there first.
         self._write_engine = self.engine.execution_options(immediate=True)
@@ -41,12 +88,19 @@ class Database:
         return Session(self.engine, expire_on_commit=False)
 
     def writer(self) -> Session:
+        """A session for writing; `write()` adds the transaction and, on PostgreSQL, the lock."""
         return Session(self._write_engine, expire_on_commit=False)
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Session]:
-        """A write transaction, committed on exit (before any response is sent)."""
+    def write(self, *, concurrent: bool = False) -> Iterator[Session]:
+        """A write transaction, committed on exit (before any response is sent).
+
+        concurrent=True: for task-row work that locks its rows itself (FOR UPDATE); on
+        PostgreSQL it runs beside other such transactions. Same as the default on SQLite.
+        """
         with self.writer() as session, session.begin():
+            if not self.is_sqlite:
+                session.execute(_SHARED if concurrent else _EXCLUSIVE, {"key": WRITE_LOCK_KEY})
             yield session
 
     @contextlib.contextmanager
@@ -88,16 +142,32 @@ def migrations_dir() -> Path:
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
     return config
 
 
-def migrate(db: Database, *, lock_dir: Path | None = None) -> None:
-    """Apply every Alembic migration; several processes starting at once take turns."""
-    with _file_lock(lock_dir), db.engine.begin() as connection:
+def migrate(db: Database, *, lock_dir: Path | None = None, revision: str = "head") -> None:
+    """Apply Alembic migrations up to `revision`; several processes starting at once take turns.
+
+    SQLite: a file lock in `lock_dir` (processes on one host share the file). PostgreSQL: an
+    advisory lock held by the migration's own transaction (processes on any host), so DDL and
+    the version stamp commit together and the next process finds nothing left to do.
+    """
+    _upgrade_or_downgrade(db, lock_dir=lock_dir, revision=revision, up=True)
+
+
+def downgrade(db: Database, *, revision: str, lock_dir: Path | None = None) -> None:
+    """Undo migrations down to `revision` ("base": all of them)."""
+    _upgrade_or_downgrade(db, lock_dir=lock_dir, revision=revision, up=False)
+
+
+def _upgrade_or_downgrade(db: Database, *, lock_dir: Path | None, revision: str, up: bool) -> None:
+    with _file_lock(lock_dir if db.is_sqlite else None), db.engine.begin() as connection:
+        if not db.is_sqlite:
+            connection.execute(_EXCLUSIVE, {"key": MIGRATE_LOCK_KEY})
         config = alembic_config(db.url)
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        (command.upgrade if up else command.downgrade)(config, revision)
 
 
 @contextlib.contextmanager

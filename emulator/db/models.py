@@ -102,3 +102,25 @@ class KeyValue(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     value: Any = Field(sa_column=Column(JSON, nullable=True))
+
+
+class CallbackDelivery(SQLModel, table=True):
+    """One task-end callback to a storage's `notify` URL, retried until delivered (issue 7)."""
+
+    __tablename__ = "callback_deliveries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: str = Field(index=True)
+    url: str
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", index=True)  # pending | delivered | failed
+    attempts: int = 0
+    # Real clock. While an attempt is in flight it is pushed ahead by a lease, so a sender
+    # that died mid-attempt leaves the delivery to be picked up again after a restart.
+    next_attempt_at: float = Field(index=True)
+    created_at: float
+    finished_at: float | None = None
+    # Every attempt: {"time", "status_code", "latency_ms", "error"}.
+    history: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )

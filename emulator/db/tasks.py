@@ -59,7 +59,8 @@ def claim(session: Session, *, worker_id: str, skip: Collection[str] = ()) -> Ta
     """Take the oldest pending task, or None.
 
     Run inside a write transaction: on SQLite that is BEGIN IMMEDIATE, which serialises
-    claims; on PostgreSQL the row lock with SKIP LOCKED lets claimers pass each other.
+    claims; on PostgreSQL (`db.write(concurrent=True)`) the row lock with SKIP LOCKED lets
+    claimers pass each other, and a row committed away meanwhile is re-checked, not taken.
     """
     task = session.exec(
         select(Task)
@@ -87,8 +88,12 @@ def claim(session: Session, *, worker_id: str, skip: Collection[str] = ()) -> Ta
 
 
 def owned(session: Session, *, task_id: str, worker_id: str) -> Task | None:
-    """The task if this worker still holds it (not requeued, not deleted)."""
-    task = session.get(Task, task_id)
+    """The task if this worker still holds it (not requeued, not deleted).
+
+    The row stays locked (PostgreSQL) until the caller commits: a requeue or another
+    worker's move waits, then sees this one's outcome.
+    """
+    task = session.get(Task, task_id, with_for_update=True)
     if task is None or task.worker_id != worker_id or task.status not in IN_FLIGHT:
         return None
     return task
@@ -115,8 +120,12 @@ def requeue_stale(session: Session, *, lease_s: float) -> list[str]:
     Deleted tasks whose worker died are removed instead: nobody else will clean them up.
     """
     cutoff = time.time() - lease_s
+    # SKIP LOCKED (PostgreSQL): a row locked now is being moved by its worker or requeued by
+    # another process's maintenance; either way it is not ours to touch.
     stale = session.exec(
-        select(Task).where(col(Task.status).in_(IN_FLIGHT), col(Task.heartbeat_at) < cutoff)
+        select(Task)
+        .where(col(Task.status).in_(IN_FLIGHT), col(Task.heartbeat_at) < cutoff)
+        .with_for_update(skip_locked=True)
     ).all()
     requeued = []
     for task in stale:

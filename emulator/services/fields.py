@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StrictBool
 
@@ -11,7 +11,6 @@ NAME_MAX = 64
 URL_MAX = 4096
 TEXT_MAX = 1024
 
-Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
 Text = Annotated[str, Field(max_length=TEXT_MAX)]
 Flag = StrictBool
 
@@ -28,6 +27,9 @@ def no_control_chars(value: str) -> str:
     if _CONTROL.search(value):
         raise ValueError("must not contain control characters")
     return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(no_control_chars)]
 
 
 def resolution(value: str) -> str:
@@ -115,3 +117,59 @@ Bucket = Annotated[str, Field(max_length=63), AfterValidator(bucket_name)]
 NotifyUrl = Annotated[str, Field(max_length=URL_MAX), AfterValidator(http_url)]
 Secret = Annotated[str, Field(max_length=URL_MAX), AfterValidator(no_control_chars)]
 Label = Annotated[str, Field(max_length=TEXT_MAX), AfterValidator(no_control_chars)]
+
+
+# -- fields of the current generation (/vodencoding/v1, issue 7) ----------------------------
+
+# Overlay expressions: numbers, variables (W, h, main_w, t...), operators and function calls;
+# no quotes, brackets or semicolons, so a template cannot reach into the filtergraph.
+_EXPRESSION = re.compile(r"^[\w+\-*/^().,\s]+$")
+# AAC's sample rates (ffmpeg's aac encoder refuses others).
+SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
+_SAMPLE_RATE = re.compile(r"^(\d{1,6}(?:\.\d{1,3})?)(k?)$")
+
+
+def logo_position(value: str) -> str:
+    """`X:Y` pixels, or overlay expressions: `x=(W-w)/2:y=(H-h)/2`, `W-w-10:H-h-10`."""
+    if not value:
+        return value
+    parts = [part.strip() for part in value.split(":")]
+    keyed = [part.partition("=") for part in parts]
+    if any(sep for _, sep, _ in keyed):
+        keys = [key.strip() for key, _, _ in keyed]
+        expressions = [expression for _, _, expression in keyed]
+        valid = set(keys) <= {"x", "y"} and len(set(keys)) == len(keys) <= 2
+    else:
+        expressions, valid = parts, len(parts) == 2
+    if not valid or not all(_EXPRESSION.match(e) for e in expressions):
+        raise ValueError("must be 'X:Y' or overlay expressions 'x=<expr>:y=<expr>'")
+    return value
+
+
+def sample_rate_hz(value: str) -> int:
+    """`48k` -> 48000, `44.1k` -> 44100, `44100` -> 44100; ValueError otherwise."""
+    match = _SAMPLE_RATE.match(value.strip().lower())
+    if not match:
+        raise ValueError(f"{value!r} is not a sample rate")
+    hz = round(float(match[1]) * (1000 if match[2] else 1))
+    if hz not in SAMPLE_RATES:
+        raise ValueError(f"must be one of {', '.join(str(r) for r in SAMPLE_RATES)} Hz")
+    return hz
+
+
+def sample_rate(value: str) -> str:
+    if value:
+        sample_rate_hz(value)
+    return value
+
+
+LogoPosition = Annotated[str, Field(max_length=TEXT_MAX), AfterValidator(logo_position)]
+SampleRate = Annotated[str, Field(max_length=16), AfterValidator(sample_rate)]
+
+
+def _aac(value: str) -> str:
+    # The reference's query_template example spells it "acc" (SPEC.md section 4).
+    return "aac" if value == "acc" else value
+
+
+AudioCodec = Annotated[Literal["aac", "acc"], AfterValidator(_aac)]

@@ -14,7 +14,8 @@ from emulator.db import tasks as machine
 from emulator.db.models import Task
 from emulator.db.state import clock_now
 from emulator.errors import BadParam, EmptyResult
-from emulator.services import storages, templates
+from emulator.objectstore_urls import OBJECT_SCHEMES, parse_object_url
+from emulator.services import fields, storages, templates
 from emulator.services.ids import task_id as new_task_id
 
 # list_task's `message` per status (the reference's example shows "Success", "task running").
@@ -42,11 +43,17 @@ def create(
     input: str,
     output: str,
     storage_id: str,
+    output_uri: bool = False,
 ) -> Task:
+    """`output_uri`: output may also be `s3://bucket/key` or `oss://bucket/key` naming the
+    storage's own bucket, a literal key (the v1 generation allows it; issue 7)."""
     template = templates.get_for_task(session=session, name=template_name)
     storage = session.get(storages.Storage, storage_id)
     if storage is None:
         raise BadParam(f"storage_id: storage {storage_id!r} does not exist")
+    prefix, key = storage.prefix, output
+    if output_uri and output.startswith(OBJECT_SCHEMES):
+        prefix, key = "", _own_bucket_key(output, storage.bucket)
     # Whole seconds: list_task orders by second, then task_id (SPEC.md section 5).
     now = math.floor(clock_now(session))
     task = Task(
@@ -58,12 +65,27 @@ def create(
         storage=storages.snapshot(storage),
         input=input,
         output=output,
-        objkey=objkey(prefix=storage.prefix, output=output, format=template.format),
+        objkey=objkey(prefix=prefix, output=key, format=template.format),
         create_time=now,
         stage_times={"pending": time.time()},
     )
     session.add(task)
     return task
+
+
+def _own_bucket_key(output: str, bucket: str) -> str:
+    located = parse_object_url(output)
+    if located is None or not located[1].strip("/"):
+        raise BadParam("output: an object URI must name a bucket and a key, e.g. s3://bucket/key")
+    if located[0] != bucket:
+        raise BadParam(
+            f"output: bucket {located[0]!r} is not the storage's bucket {bucket!r} "
+            "(give a key, or a URI in the storage's own bucket)"
+        )
+    try:  # the key is URL-decoded: check it again
+        return fields.object_key(located[1].lstrip("/"))
+    except ValueError as exc:
+        raise BadParam(f"output: key {located[1]!r} {exc}") from None
 
 
 def get(*, session: Session, task_id: str) -> Task:
@@ -93,6 +115,8 @@ def page(
     count: int = 50,
 ) -> tuple[Sequence[Task], int]:
     """Tasks created in [start_time, end_time], newest first; (page, total matching)."""
+    if end_time < start_time:
+        raise BadParam("end_time must not be before start_time")
     where: list[Any] = [
         col(Task.deleted).is_(False),
         col(Task.create_time) >= start_time,

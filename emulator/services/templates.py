@@ -99,6 +99,13 @@ def list_all(*, session: Session) -> Sequence[Template]:
     ).all()
 
 
+def split_fields(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(columns, extra): fields both generations share, and the v1-only ones kept in `extra`."""
+    columns = {k: v for k, v in values.items() if k in DEFAULTS}
+    extra = {k: v for k, v in values.items() if k not in DEFAULTS}
+    return columns, extra
+
+
 def snapshot(template: Template) -> dict[str, Any]:
     return template.model_dump()
 

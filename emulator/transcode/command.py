@@ -1,53 +1,58 @@
 """Template -> ffmpeg arguments: the one place that maps vendor template fields to ffmpeg options.
 
-Built with ffmpeg-python and never executed here (`runner.run_ffmpeg` does that).
+`build_plan` returns the argv (never run here: `runner.run_ffmpeg` does that); after the run,
+`finish` measures and completes the outputs (measured HLS bandwidths, AES-128) and
+`written_files` lists every file to upload, main output first.
 
-Quality -> rate control. Without `video_bitrate`, quality picks a constant rate factor
-(lower CRF = better picture, bigger file); libx265's CRF scale gives the same picture at
-about 4 more than libx264's, so h265 uses the h264 value + 4:
+One ffmpeg run per task, decoding the input once: renditions (ladder.py) split the decoded
+picture, thumbnails (thumbnails.py) are a further branch written as a second output, and the
+package (packaging.py) is the muxer: mp4, flv, HLS (ts/fMP4, master + variants) or DASH.
 
-    quality | 1  | 2  | 3  | 4  | 5  | 6  | 7  | 8  | 9  | 10
-    h264    | 40 | 37 | 34 | 31 | 28 | 26 | 24 | 22 | 20 | 18
-    h265    | 44 | 41 | 38 | 35 | 32 | 30 | 28 | 26 | 24 | 22
-
-With `video_bitrate` > 0 (kbit/s) the encoder targets that bitrate instead
-(`-b:v Nk -maxrate Nk -bufsize 2Nk`) and quality is ignored.
-
-Field mapping (SPEC.md section 4): resolution `""`/`"0"` keeps the source size (rounded down
-to even), `NNNp` is `scale=-2:NNN`, `WxH` is `scale=W:H`; the logo (input 1) is scaled to
-logo_size and overlaid on the scaled picture at logo_offset (`X:Y` pixels from the output's
-top-left, or an overlay expression such as `x=(W-w)/2:y=(H-h)/2`); framerate > 0 is `-r`;
-audio is AAC at audio_bitrate when the source has audio.
+Field mapping (SPEC.md section 4 and the v1 template): resolution `""`/`"0"` keeps the source
+size (rounded down to even), `NNNp` is `scale=-2:NNN`, `WxH` is `scale=W:H`; the logo (input 1)
+is scaled to logo_size and overlaid on each rendition at logo_offset (`X:Y` pixels from the
+output's top-left, or an overlay expression such as `x=(W-w)/2:y=(H-h)/2`); framerate > 0 is
+`-r`; gop_size (frames) or gop_seconds is a fixed keyframe interval (`-g`, no scene-cut
+keyframes); without a GOP, HLS and DASH get a keyframe every seg_time so segments are
+seg_time long. Audio is AAC at audio_bitrate, audio_sample_rate (`48k` or 48000) is `-ar`,
+audio_channels is `-ac`, when the source has audio.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, NoReturn
-
-import ffmpeg
+from typing import Any
 
 from emulator.errors import NOT_EMULATED, TRANSCODE_FAILED, TaskFailed
-from emulator.transcode.probe import MediaInfo, playlist_segments
+from emulator.transcode import fields, ladder, packaging, thumbnails
+from emulator.transcode.ladder import ENCODERS, QUALITY_TO_CRF, X265_CRF_OFFSET, Gop, Rendition
+from emulator.transcode.packaging import HLS_SEGMENT_S, SUFFIXES, Encryption, Packaging
+from emulator.transcode.probe import MediaInfo, mpd_segments, playlist_segments, probe
 
-# fmt: off
-QUALITY_TO_CRF: dict[int, int] = {
-    1: 40, 2: 37, 3: 34, 4: 31, 5: 28, 6: 26, 7: 24, 8: 22, 9: 20, 10: 18,
-}
-# fmt: on
-X265_CRF_OFFSET = 4
-HLS_SEGMENT_S = 4
-MAX_DIMENSION = 8192
+__all__ = [
+    "ENCODERS",
+    "HLS_SEGMENT_S",
+    "QUALITY_TO_CRF",
+    "SUFFIXES",
+    "X265_CRF_OFFSET",
+    "EncodePlan",
+    "Finished",
+    "OutputGroup",
+    "build_plan",
+    "describe_command",
+    "finish",
+    "written_files",
+]
 
-ENCODERS = {"h264": "libx264", "h265": "libx265"}
-SUFFIXES = {"mp4": ".mp4", "hls": ".m3u8", "flv": ".flv"}
+MAX_DIMENSION = ladder.MAX_DIMENSION
+SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
 
 _SIZE = re.compile(r"(\d+)x(\d+)")
-_HEIGHT = re.compile(r"(\d+)p")
+_SAMPLE_RATE = re.compile(r"(\d+(?:\.\d+)?)\s*(k?)(?:hz)?")
 # Overlay expressions: numbers, variables (W, h, main_w, t...), operators and function calls.
 # No quotes, brackets or semicolons, so a template cannot reach into the filtergraph.
 _EXPRESSION = re.compile(r"[\w+\-*/^().,\s]+")
@@ -56,23 +61,51 @@ _EXPRESSION = re.compile(r"[\w+\-*/^().,\s]+")
 @dataclass(frozen=True)
 class EncodePlan:
     args: list[str]  # full argv starting with "ffmpeg"
-    output: Path  # the main output file (mp4/flv file, or the .m3u8 playlist)
-    out_dir: Path  # every file ffmpeg writes lands here (hls segments beside the playlist)
+    output: Path  # the main output: the file, the (master) playlist or the MPD
+    out_dir: Path  # every file ffmpeg writes lands here, beside the main output
+    packaging: Packaging = field(default_factory=lambda: Packaging(format="mp4"))
+    renditions: tuple[Rendition, ...] = ()
+    thumbnails: thumbnails.Thumbnails | None = None
+    basename: str = ""
+
+    @property
+    def encryption(self) -> Encryption | None:
+        return self.packaging.encryption
 
 
 @dataclass(frozen=True)
-class _Settings:
-    """A template's fields, checked and in Python types."""
+class OutputGroup:
+    """One output as v1's query_task lists it: its entry file, and the renditions or images."""
 
-    format: str
-    quality: int
-    framerate: int
-    resolution: str
-    vcodec: str
-    audio_bitrate: int
-    logo_size: tuple[int, int] | None
-    logo_offset: dict[str, str]
-    video_bitrate: int
+    format: str  # mp4 | flv | hls | dash | jpg
+    output: Path
+    seg_type: str = ""
+    seg_time: float = 0.0
+    encryption: str = ""
+    renditions: tuple[dict[str, Any], ...] = ()  # resolution, bitrate (kbit/s), playlist
+    files: tuple[Path, ...] = ()  # thumbnails
+
+    def to_json(self, key_of: Callable[[Path], str]) -> dict[str, Any]:
+        """JSON for task.media, with object keys (`key_of`) instead of local paths."""
+        renditions = [
+            {k: key_of(v) if isinstance(v, Path) else v for k, v in item.items()}
+            for item in self.renditions
+        ]
+        return {
+            "format": self.format,
+            "seg_type": self.seg_type,
+            "seg_time": self.seg_time,
+            "key": key_of(self.output),
+            "encryption": self.encryption,
+            "renditions": renditions,
+            "keys": [key_of(path) for path in self.files],
+        }
+
+
+@dataclass(frozen=True)
+class Finished:
+    info: MediaInfo  # the main output, measured before encryption
+    groups: tuple[OutputGroup, ...]
 
 
 def build_plan(
@@ -85,40 +118,57 @@ def build_plan(
     logo_path: Path | None = None,
     preset: str = "veryfast",
     progress: str | None = "pipe:1",
+    media_key_url: str = "",
 ) -> EncodePlan:
-    """The ffmpeg command turning `input_path` into `out_dir/basename.<mp4|m3u8|flv>`.
+    """The ffmpeg command turning `input_path` into `out_dir/basename.<mp4|m3u8|flv|mpd>`.
 
-    `basename` is a plain file name without suffix, `/` or `%` (ffmpeg 5.1's hls muxer
-    cannot escape `%` in segment paths, so out_dir has none either for hls); `out_dir` must
-    exist when the command runs.
-    Raises TaskFailed 2003 naming the field for an invalid template, 2007 for h265 in flv.
+    `basename` is a plain file name without suffix, `/` or `%` (ffmpeg 5.1's hls and image2
+    muxers cannot escape `%` in paths, so out_dir has none either; DASH also refuses `$`,
+    its segment-template character); `out_dir` must exist
+    when the command runs. `media_key_url` is where players fetch an AES-128 key the emulator
+    made (encryption without key_url). Raises TaskFailed 2003 naming the field for an invalid
+    template, 2007 for what is not emulated (h265 in flv, DRM, encryption other than aes-128).
     """
-    if not basename or "/" in basename or "%" in basename or basename in {".", ".."}:
-        raise ValueError(f"basename must be a plain file name without '/' or '%': {basename!r}")
-    settings = _parse(template)
-    if settings.vcodec == "h265" and settings.format == "flv":
+    fmt = fields.choice(template, "format", "mp4", SUFFIXES)
+    forbidden = "/%$" if fmt == "dash" else "/%"
+    if not basename or any(c in basename for c in forbidden) or basename in {".", ".."}:
+        raise ValueError(f"basename must be a plain file name without {forbidden!r}: {basename!r}")
+    fields.choice(template, "acodec", "aac", {"aac": 0, "acc": 0})  # the reference spells it acc
+    renditions = ladder.parse_renditions(template, ladder.parse_base(template))
+    if fmt == "flv" and any(r.vcodec == "h265" for r in renditions):
         raise TaskFailed(
             NOT_EMULATED, "h265 in flv is not emulated (ffmpeg 5.1 cannot mux HEVC into FLV)"
         )
+    ladder_given = fields.given(template.get("adaptive_streams"))
+    package = packaging.parse(template, fmt, ladder=ladder_given, media_key_url=media_key_url)
+    snapshots = thumbnails.parse(template, source)
     out_dir = out_dir.resolve()
-    if settings.format == "hls" and "%" in str(out_dir):
-        raise ValueError(f"out_dir of an hls plan cannot contain '%': {out_dir}")
-    output = out_dir / f"{basename}{SUFFIXES[settings.format]}"
-    main = ffmpeg.input(str(input_path.resolve()))
-    streams = [_video(main, settings, source, logo_path)]
-    if source.has_audio:
-        streams.append(main["a:0"])
-    options = {
-        **_video_options(settings, preset),
-        **_audio_options(settings, source),
-        **_container_options(settings, out_dir, basename),
-    }
-    global_args = ["-nostdin", "-hide_banner", "-loglevel", "error"]
-    if progress is not None:
-        global_args += ["-progress", progress, "-nostats"]
-    command = ffmpeg.output(*streams, str(output), **options).global_args(*global_args)
-    args: list[str] = command.compile(cmd="ffmpeg", overwrite_output=True)
-    return EncodePlan(args=args, output=output, out_dir=out_dir)
+    if (package.segmented or snapshots) and "%" in str(out_dir):
+        raise ValueError(f"out_dir of an {fmt} or thumbnail plan cannot contain '%': {out_dir}")
+    graph = ladder.Graph()
+    pictures = ladder.video_chains(graph, renditions, source, _logo(template, logo_path))
+    snapshot_label = None
+    if snapshots is not None:
+        pictures[0], snapshot_label = thumbnails.chain(graph, pictures[0], snapshots)
+    args = ["ffmpeg", *_global_args(progress), "-i", str(input_path.resolve())]
+    if logo_path is not None:
+        args += ["-i", str(logo_path.resolve())]
+    if graph.chains:
+        args += ["-filter_complex", graph.render()]
+    args += _main_output(template, package, renditions, pictures, source, preset, out_dir, basename)
+    if snapshots is not None and snapshot_label is not None:
+        args += thumbnails.output_args(
+            snapshots, snapshot_label, out_dir=out_dir, basename=basename
+        )
+    return EncodePlan(
+        args=args,
+        output=out_dir / f"{basename}{SUFFIXES[fmt]}",
+        out_dir=out_dir,
+        packaging=package,
+        renditions=renditions,
+        thumbnails=snapshots,
+        basename=basename,
+    )
 
 
 def written_files(plan: EncodePlan) -> list[Path]:
@@ -128,12 +178,68 @@ def written_files(plan: EncodePlan) -> list[Path]:
     so a zero exit alone does not prove the output is complete.
     """
     files = [plan.output]
-    if plan.output.suffix == ".m3u8" and plan.output.is_file():
+    if plan.output.is_file() and plan.packaging.format == "hls":
         files += playlist_segments(plan.output)
+    elif plan.output.is_file() and plan.packaging.format == "dash":
+        files += mpd_segments(plan.output)
     for path in files:
         if not path.is_file() or path.stat().st_size == 0:
             raise TaskFailed(TRANSCODE_FAILED, f"ffmpeg exited 0 but did not write {path.name}")
+    if plan.thumbnails is not None:
+        snapshots = thumbnails.written(plan.out_dir, plan.basename)
+        if not snapshots:
+            raise TaskFailed(TRANSCODE_FAILED, "ffmpeg exited 0 but wrote no thumbnail")
+        files += snapshots
+    if plan.encryption is not None:
+        for playlist in packaging.media_playlists(plan.output):
+            if not packaging.is_encrypted(playlist):
+                raise TaskFailed(
+                    TRANSCODE_FAILED, f"{playlist.name} is not encrypted yet (finish() not run)"
+                )
     return files
+
+
+def finish(plan: EncodePlan) -> Finished:
+    """After a successful run: measure, set HLS master bandwidths, encrypt; the output groups.
+
+    A ladder's info is its first rendition's picture with the size and bitrate of the whole
+    ladder (every segment of every rendition).
+    """
+    package = plan.packaging
+    if package.master:
+        names = [f"{plan.basename}_{index}.m3u8" for index in range(len(plan.renditions))]
+        packaging.complete_master(plan.output, names)
+        variants = packaging.media_playlists(plan.output)
+        measured = {path.name: packaging.measure_variant(path) for path in variants}
+        packaging.set_measured_bandwidth(plan.output, measured)
+        first = probe(variants[0])  # one ffprobe: the master's would open every variant
+        size = sum(p.stat().st_size for p in playlist_segments(plan.output) if p.suffix != ".m3u8")
+        bitrate = size * 8 / first.duration / 1000 if first.duration > 0 else 0.0
+        info = replace(first, size=size, bitrate_kbps=bitrate, format_name="hls")
+    else:
+        info = probe(plan.output)
+    renditions = packaging.rendition_outputs(package, plan.output)
+    if not renditions:
+        renditions = [{"resolution": f"{info.width}x{info.height}", "bitrate": info.bitrate_kbps}]
+    for rendition, settings in zip(renditions, plan.renditions, strict=False):
+        rendition["video_codec"] = ladder.CODEC_NAMES[settings.vcodec]
+    if plan.encryption is not None:
+        for playlist in packaging.media_playlists(plan.output):
+            packaging.encrypt_playlist(playlist, plan.encryption)
+    groups = [
+        OutputGroup(
+            format=package.format,
+            output=plan.output,
+            seg_type=package.seg_type,
+            seg_time=package.seg_time,
+            encryption=plan.encryption.mode if plan.encryption else "",
+            renditions=tuple(renditions),
+        )
+    ]
+    if plan.thumbnails is not None:
+        snapshots = thumbnails.written(plan.out_dir, plan.basename)
+        groups.append(OutputGroup(format="jpg", output=snapshots[0], files=tuple(snapshots)))
+    return Finished(info=info, groups=tuple(groups))
 
 
 def describe_command(args: list[str]) -> str:
@@ -141,150 +247,107 @@ def describe_command(args: list[str]) -> str:
     return shlex.join(args)
 
 
-def _video(main: Any, settings: _Settings, source: MediaInfo, logo_path: Path | None) -> Any:
-    video = main["v:0"]
-    scale = _scale(settings.resolution, source)
-    if scale is not None:
-        video = video.filter("scale", *scale)
-    if logo_path is not None:
-        logo = ffmpeg.input(str(logo_path.resolve()))["v:0"]
-        if settings.logo_size is not None:
-            logo = logo.filter("scale", *settings.logo_size)
-        # A still logo ends after one frame; eof_action=repeat keeps it for the whole video.
-        video = video.overlay(logo, eof_action="repeat", **settings.logo_offset)
-    return video
+def _global_args(progress: str | None) -> list[str]:
+    args = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+    return args + (["-progress", progress, "-nostats"] if progress is not None else [])
 
 
-def _scale(resolution: str, source: MediaInfo) -> tuple[int | str, int | str] | None:
-    if resolution in ("", "0", "0x0"):
-        if source.width % 2 or source.height % 2:
-            # libx264 with yuv420p needs even dimensions.
-            return ("trunc(iw/2)*2", "trunc(ih/2)*2")
-        return None
-    if match := _HEIGHT.fullmatch(resolution):
-        return (-2, int(match[1]))  # -2: keep the aspect ratio, round the width to even
-    match = _SIZE.fullmatch(resolution)
-    assert match is not None  # _parse accepted it
-    return (int(match[1]), int(match[2]))
-
-
-def _video_options(settings: _Settings, preset: str) -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "c:v": ENCODERS[settings.vcodec],
-        "preset": preset,
-        "pix_fmt": "yuv420p",
-    }
-    if settings.vcodec == "h265":
-        options["x265-params"] = "log-level=error"
-        if settings.format in ("mp4", "hls"):
-            options["tag:v"] = "hvc1"  # Apple players only play HEVC tagged hvc1
-    if settings.video_bitrate > 0:
-        kbps = settings.video_bitrate
-        options.update(video_bitrate=f"{kbps}k", maxrate=f"{kbps}k", bufsize=f"{2 * kbps}k")
-    else:
-        offset = X265_CRF_OFFSET if settings.vcodec == "h265" else 0
-        options["crf"] = QUALITY_TO_CRF[settings.quality] + offset
-    if settings.framerate > 0:
-        options["r"] = settings.framerate
-    return options
-
-
-def _audio_options(settings: _Settings, source: MediaInfo) -> dict[str, Any]:
-    if not source.has_audio:
-        return {"an": None}
-    return {"c:a": "aac", "audio_bitrate": settings.audio_bitrate}
-
-
-def _container_options(settings: _Settings, out_dir: Path, basename: str) -> dict[str, Any]:
-    if settings.format == "mp4":
-        return {"format": "mp4", "movflags": "+faststart"}
-    if settings.format == "flv":
-        return {"format": "flv"}
-    return {
-        "format": "hls",
-        "hls_time": HLS_SEGMENT_S,
-        "hls_playlist_type": "vod",
-        "hls_list_size": 0,
-        # The playlist names segments by bare file name (they sit beside it), so it plays
-        # from any base URL (SPEC.md section 5).
-        "hls_segment_filename": str(out_dir / f"{basename}_%05d.ts"),
-        # Without a keyframe every hls_time, x264's 250-frame GOP makes ~10 s segments.
-        "force_key_frames": f"expr:gte(t,n_forced*{HLS_SEGMENT_S})",
-    }
-
-
-def _parse(template: Mapping[str, Any]) -> _Settings:
-    fmt = _choice(template, "format", "mp4", SUFFIXES)
-    vcodec = _choice(template, "vcodec", "h264", ENCODERS)
-    _choice(template, "acodec", "aac", {"aac": 0, "acc": 0})  # the reference spells it acc
-    resolution = str(template.get("resolution") or "").strip().lower()
-    if not (resolution in ("", "0", "0x0") or _even_height(resolution) or _even_size(resolution)):
-        _invalid("resolution", resolution, "expected '', '0', 'NNNp' or 'WxH' with even numbers")
-    return _Settings(
-        format=fmt,
-        quality=_quality(template),
-        framerate=_integer(template, "framerate", 0, 0, 120),
-        resolution=resolution,
-        vcodec=vcodec,
-        audio_bitrate=_integer(template, "audio_bitrate", 64000, 8000, 512000),
-        logo_size=_logo_size(template.get("logo_size")),
-        logo_offset=_logo_offset(template.get("logo_offset")),
-        video_bitrate=_integer(template, "video_bitrate", 0, 0, 200_000),
+def _main_output(
+    template: Mapping[str, Any],
+    package: Packaging,
+    renditions: tuple[Rendition, ...],
+    pictures: list[str],
+    source: MediaInfo,
+    preset: str,
+    out_dir: Path,
+    basename: str,
+) -> list[str]:
+    """-map, encoder and muxer options and the target of the main output."""
+    args: list[str] = []
+    for picture in pictures:
+        args += ["-map", picture if ":" in picture else f"[{picture}]"]
+    audio_rates = _audio_bitrates(package, renditions) if source.has_audio else []
+    for _ in audio_rates:
+        args += ["-map", "0:a:0"]
+    gop = _gop(template)
+    single = len(renditions) == 1
+    for index, rendition in enumerate(renditions):
+        args += ladder.video_options(
+            rendition,
+            None if single else index,
+            fmt=package.format,
+            preset=preset,
+            gop=gop,
+            source=source,
+        )
+    args += ["-pix_fmt", "yuv420p"]
+    if package.segmented and not gop:
+        # Without a keyframe every seg_time, x264's 250-frame GOP makes ~10 s segments.
+        args += ["-force_key_frames", f"expr:gte(t,n_forced*{package.seg_time:g})"]
+    args += _audio_options(template, audio_rates)
+    muxer, target = packaging.muxer_args(
+        package,
+        out_dir=out_dir,
+        basename=basename,
+        audio=bool(audio_rates),
+        variants=len(renditions),
     )
+    return [*args, *muxer, str(target)]
 
 
-def _choice(
-    template: Mapping[str, Any], field: str, default: str, allowed: Mapping[str, Any]
-) -> str:
-    value = template.get(field)
-    text = default if value is None or value == "" else str(value).strip().lower()
-    if text not in allowed:
-        _invalid(field, value, f"expected one of {', '.join(allowed)}")
-    return "aac" if text == "acc" else text
+def _audio_bitrates(package: Packaging, renditions: tuple[Rendition, ...]) -> list[int]:
+    """One AAC stream per HLS variant (muxed in), one per distinct bitrate in DASH."""
+    if package.master:
+        return [rendition.audio_bitrate for rendition in renditions]
+    if package.format == "dash":
+        return list(dict.fromkeys(rendition.audio_bitrate for rendition in renditions))
+    return [renditions[0].audio_bitrate]
 
 
-def _integer(template: Mapping[str, Any], field: str, default: int, low: int, high: int) -> int:
-    value = template.get(field)
-    if value is None or value == "":
-        return default
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        number = int(str(value).strip())
-    except ValueError:
-        _invalid(field, value, "expected an integer")
-    if not low <= number <= high:
-        _invalid(field, value, f"expected {low} to {high}")
-    return number
+def _audio_options(template: Mapping[str, Any], bitrates: list[int]) -> list[str]:
+    if not bitrates:
+        return ["-an"]
+    args = ["-c:a", "aac"]
+    if len(bitrates) == 1:
+        args += ["-b:a", str(bitrates[0])]
+    else:
+        for index, bitrate in enumerate(bitrates):
+            args += [f"-b:a:{index}", str(bitrate)]
+    if rate := _sample_rate(template.get("audio_sample_rate")):
+        args += ["-ar", str(rate)]
+    if channels := fields.integer(template, "audio_channels", 0, 0, 8):
+        args += ["-ac", str(channels)]
+    return args
 
 
-def _quality(template: Mapping[str, Any]) -> int:
-    """Quality 1-10; the current generation allows fractions, which round to the table."""
-    value = template.get("quality")
-    if value is None or value == "":
-        return 5
-    try:
-        number = round(float(str(value).strip()))
-    except ValueError:
-        _invalid("quality", value, "expected a number from 1 to 10")
-    if not 1 <= number <= 10:
-        _invalid("quality", value, "expected 1 to 10")
-    return number
+def _sample_rate(value: Any) -> int:
+    """`48k`, `44.1k`, `48000`, 48000 or `48kHz` -> 48000/44100; 0 when not given."""
+    if not fields.given(value):
+        return 0
+    match = _SAMPLE_RATE.fullmatch(str(value).strip().lower())
+    rate = 0
+    if match is not None and not isinstance(value, bool):
+        rate = round(float(match[1]) * (1000 if match[2] else 1))
+    if rate not in SAMPLE_RATES:
+        fields.invalid(
+            "audio_sample_rate", value, f"expected one of {', '.join(map(str, SAMPLE_RATES))}"
+        )
+    return rate
 
 
-def _even_height(text: str) -> bool:
-    match = _HEIGHT.fullmatch(text)
-    return match is not None and _even_dimension(match[1])
+def _gop(template: Mapping[str, Any]) -> Gop:
+    """gop_size (frames) wins over gop_seconds when both are given."""
+    frames = fields.integer(template, "gop_size", 0, 0, 10_000)
+    seconds = 0.0 if frames else fields.number(template, "gop_seconds", 0.0, 0.01, 600.0)
+    return Gop(frames=frames, seconds=seconds)
 
 
-def _even_size(text: str) -> bool:
-    match = _SIZE.fullmatch(text)
-    return match is not None and _even_dimension(match[1]) and _even_dimension(match[2])
-
-
-def _even_dimension(digits: str) -> bool:
-    number = int(digits)
-    return 2 <= number <= MAX_DIMENSION and number % 2 == 0
+def _logo(
+    template: Mapping[str, Any], logo_path: Path | None
+) -> tuple[str, tuple[int, int] | None, dict[str, str]] | None:
+    size = _logo_size(template.get("logo_size"))
+    offset = _logo_offset(template.get("logo_offset"))
+    return None if logo_path is None else (str(logo_path), size, offset)
 
 
 def _logo_size(value: Any) -> tuple[int, int] | None:
@@ -293,7 +356,7 @@ def _logo_size(value: Any) -> tuple[int, int] | None:
         return None
     match = _SIZE.fullmatch(text)
     if match is None or not all(1 <= int(n) <= MAX_DIMENSION for n in match.groups()):
-        _invalid("logo_size", value, "expected 'WxH'")
+        fields.invalid("logo_size", value, "expected 'WxH'")
     return (int(match[1]), int(match[2]))
 
 
@@ -309,13 +372,9 @@ def _logo_offset(value: Any) -> dict[str, str]:
         for part in parts:
             key, sep, expression = part.partition("=")
             if not sep or key.strip() not in offset:
-                _invalid("logo_offset", value, "expected 'X:Y' or 'x=<expr>:y=<expr>'")
+                fields.invalid("logo_offset", value, "expected 'X:Y' or 'x=<expr>:y=<expr>'")
             offset[key.strip()] = expression.strip()
     for expression in offset.values():
         if not _EXPRESSION.fullmatch(expression):
-            _invalid("logo_offset", value, "expected 'X:Y' or 'x=<expr>:y=<expr>'")
+            fields.invalid("logo_offset", value, "expected 'X:Y' or 'x=<expr>:y=<expr>'")
     return offset
-
-
-def _invalid(field: str, value: Any, expected: str) -> NoReturn:
-    raise TaskFailed(TRANSCODE_FAILED, f"template field {field} is invalid: {value!r} ({expected})")

@@ -1,9 +1,14 @@
-"""Measure a media file with ffprobe: duration, size, bitrates and codecs (inputs and outputs)."""
+"""Measure a media file with ffprobe: duration, size, bitrates and codecs (inputs and outputs).
+
+Also lists the local files an HLS playlist (master or media) or a DASH MPD references.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -53,9 +58,10 @@ def probe(path: Path) -> MediaInfo:
         )
     audio = _first(streams, "audio")
     duration = _number(fmt.get("duration")) or _number(video.get("duration"))
-    if format_name == "hls":
-        # The hls demuxer reports the playlist's own size (and a bitrate derived from it).
-        size = sum(p.stat().st_size for p in playlist_segments(path) if p.is_file())
+    if format_name in ("hls", "dash"):
+        # The demuxers report the manifest's own size (and a bitrate derived from it).
+        files = playlist_segments(path) if format_name == "hls" else mpd_segments(path)
+        size = sum(p.stat().st_size for p in files if p.is_file() and p.suffix != ".m3u8")
         bitrate = 0.0
     else:
         size = int(_number(fmt.get("size")) or path.stat().st_size)
@@ -82,15 +88,100 @@ def probe(path: Path) -> MediaInfo:
 
 
 def playlist_segments(playlist: Path) -> list[Path]:
-    """The files a local HLS media playlist references, resolved beside the playlist."""
-    lines = playlist.read_text(encoding="utf-8", errors="replace").splitlines()
-    uris = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    return [playlist.parent / uri for uri in uris]
+    """The local files an HLS playlist references, resolved beside it.
+
+    A media playlist: its init section (`#EXT-X-MAP`) and segments. A master playlist: each
+    media playlist followed by its files. Absolute URLs (key servers) are not files.
+    """
+    text = playlist.read_text(encoding="utf-8", errors="replace")
+    uris = []
+    for line in (line.strip() for line in text.splitlines()):
+        if line.startswith(("#EXT-X-MAP:", "#EXT-X-MEDIA:")):
+            uris += _URI_ATTRIBUTE.findall(line)
+        elif line and not line.startswith("#"):
+            uris.append(line)
+    files = []
+    for uri in uris:
+        if "://" in uri:
+            continue
+        path = playlist.parent / uri
+        files.append(path)
+        if path.suffix == ".m3u8" and "#EXT-X-STREAM-INF" in text and path.is_file():
+            files += playlist_segments(path)
+    return files
 
 
-def _ffprobe(path: Path) -> dict[str, Any]:
-    args = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams"]
-    if path.suffix.lower() == ".m3u8":
+def avc_codecs(path: Path) -> str:
+    """RFC 6381 CODECS of the first video stream if it is H.264 (`avc1.PPCCLL`), else ""."""
+    args = ["-select_streams", "v:0", "-show_entries", "stream=codec_name,extradata"]
+    streams: list[dict[str, Any]] = _ffprobe(path, [*args, "-show_data"]).get("streams", [])
+    stream = streams[0] if streams else {}
+    if stream.get("codec_name") != "h264":
+        return ""
+    dump = str(stream.get("extradata", ""))
+    data = bytes.fromhex("".join(line[9:49].replace(" ", "") for line in dump.splitlines()))
+    if data[:1] == b"\x01":  # avcC (mp4): version, profile, constraints, level
+        return f"avc1.{data[1:4].hex()}"
+    start = data.find(b"\x00\x00\x01\x67")  # Annex B (ts): the SPS NAL unit
+    return f"avc1.{data[start + 4 : start + 7].hex()}" if start >= 0 else ""
+
+
+def mpd_segments(mpd: Path) -> list[Path]:
+    """The init and media segments a DASH MPD's SegmentTemplates name, resolved beside it."""
+    root = ElementTree.parse(mpd).getroot()  # our own ffmpeg's output, not untrusted XML
+    files: list[Path] = []
+    for adaptation in root.iter(f"{_MPD_NS}AdaptationSet"):
+        shared = adaptation.find(f"{_MPD_NS}SegmentTemplate")
+        for representation in adaptation.iter(f"{_MPD_NS}Representation"):
+            template = representation.find(f"{_MPD_NS}SegmentTemplate")
+            template = template if template is not None else shared
+            if template is None:
+                continue
+            values = {"RepresentationID": representation.get("id", ""), **representation.attrib}
+            if init := template.get("initialization"):
+                files.append(mpd.parent / _fill(init, values, 0, 0))
+            number = int(template.get("startNumber", "1"))
+            for time in _timeline(template):
+                files.append(mpd.parent / _fill(template.get("media", ""), values, number, time))
+                number += 1
+    return files
+
+
+_URI_ATTRIBUTE = re.compile(r'URI="([^"]*)"')
+_MPD_NS = "{urn:mpeg:dash:schema:mpd:2011}"
+_MPD_IDENTIFIER = re.compile(r"\$(RepresentationID|Number|Time|Bandwidth|)(%0(\d+)d)?\$")
+
+
+def _timeline(template: ElementTree.Element) -> list[int]:
+    """Start times of a SegmentTemplate's segments, from its SegmentTimeline."""
+    timeline = template.find(f"{_MPD_NS}SegmentTimeline")
+    times: list[int] = []
+    now = 0
+    for entry in timeline if timeline is not None else []:
+        now = int(entry.get("t", now))
+        for _ in range(int(entry.get("r", "0")) + 1):
+            times.append(now)
+            now += int(entry.get("d", "0"))
+    return times
+
+
+def _fill(pattern: str, values: dict[str, str], number: int, time: int) -> str:
+    def one(match: re.Match[str]) -> str:
+        name, width = match[1], int(match[3] or 0)
+        if not name:
+            return "$"
+        value = {"Number": str(number), "Time": str(time)}.get(name) or values.get(
+            name.lower() if name == "Bandwidth" else name, ""
+        )
+        return value.zfill(width)
+
+    return _MPD_IDENTIFIER.sub(one, pattern)
+
+
+def _ffprobe(path: Path, what: list[str] | None = None) -> dict[str, Any]:
+    args = ["ffprobe", "-v", "error", "-print_format", "json"]
+    args += what if what is not None else ["-show_format", "-show_streams"]
+    if path.suffix.lower() in (".m3u8", ".mpd"):
         # Segments of a local playlist are local files; refuse anything that would go online.
         args += ["-protocol_whitelist", "file,crypto"]
     try:

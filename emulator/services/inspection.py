@@ -1,0 +1,54 @@
+"""Looking at tasks for the control API: recent tasks, and waiting for a task to reach a status."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Collection, Sequence
+
+from sqlmodel import Session, col, select
+
+from emulator.db import tasks as machine
+from emulator.db.engine import Database
+from emulator.db.models import Task
+from emulator.errors import BadParam
+from emulator.services import tasks
+
+WAIT_POLL_S = 0.05
+
+
+def recent(*, session: Session, limit: int = 20, status: str | None = None) -> Sequence[Task]:
+    """The newest tasks (any time window), newest first."""
+    query = select(Task).where(col(Task.deleted).is_(False))
+    if status:
+        query = query.where(col(Task.status) == status)
+    return session.exec(
+        query.order_by(col(Task.create_time).desc(), col(Task.task_id).desc()).limit(limit)
+    ).all()
+
+
+def statuses(values: Collection[str]) -> set[str]:
+    """Statuses given as repeated or comma-separated values; each must be one of the six."""
+    wanted = {part.strip() for value in values for part in value.split(",") if part.strip()}
+    unknown = sorted(wanted - set(machine.STATUSES))
+    if unknown:
+        raise BadParam(f"status: unknown {unknown}; use {', '.join(machine.STATUSES)}")
+    return wanted
+
+
+async def wait(
+    *, db: Database, task_id: str, until: Collection[str], timeout_s: float
+) -> tuple[Task, bool]:
+    """(task, True) once it is in `until` or final; (task as it is, False) after timeout_s.
+
+    An unknown or deleted task is EmptyResult, also when it disappears while waited for.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with db.read() as session:
+            task = tasks.get(session=session, task_id=task_id)
+        if task.status in until or task.status in machine.FINAL:
+            return task, True
+        if time.monotonic() >= deadline:
+            return task, False
+        await asyncio.sleep(min(WAIT_POLL_S, max(0.0, deadline - time.monotonic())))

@@ -1,0 +1,273 @@
+"""Renditions: one per adaptive_streams entry (or the template itself), all from one decode.
+
+The source is decoded once: `[0:v:0]split=N` feeds one scale (+ logo overlay) chain per
+rendition, and every rendition's encoder gets its own options (`-c:v:i`, `-crf:v:i`, ...).
+An entry's empty (zero) field takes the template's value; `"0"` as resolution keeps the
+source size.
+
+Quality -> rate control. Without `video_bitrate`, quality picks a constant rate factor
+(lower CRF = better picture, bigger file); libx265's CRF scale gives the same picture at
+about 4 more than libx264's, so h265 uses the h264 value + 4:
+
+    quality | 1  | 2  | 3  | 4  | 5  | 6  | 7  | 8  | 9  | 10
+    h264    | 40 | 37 | 34 | 31 | 28 | 26 | 24 | 22 | 20 | 18
+    h265    | 44 | 41 | 38 | 35 | 32 | 30 | 28 | 26 | 24 | 22
+
+With `video_bitrate` > 0 (kbit/s) the encoder targets that bitrate instead
+(`-b:v Nk -maxrate Nk -bufsize 2Nk`) and quality is ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from emulator.transcode import fields
+from emulator.transcode.probe import MediaInfo
+
+# fmt: off
+QUALITY_TO_CRF: dict[int, int] = {
+    1: 40, 2: 37, 3: 34, 4: 31, 5: 28, 6: 26, 7: 24, 8: 22, 9: 20, 10: 18,
+}
+# fmt: on
+X265_CRF_OFFSET = 4
+MAX_DIMENSION = 8192
+MAX_RENDITIONS = 10
+ENCODERS = {"h264": "libx264", "h265": "libx265"}
+CODEC_NAMES = {"h264": "h264", "h265": "hevc"}  # as ffprobe names them
+FALLBACK_FPS = 25.0  # for gop_seconds when ffprobe cannot tell the source's frame rate
+
+_SIZE = re.compile(r"(\d+)x(\d+)")
+_HEIGHT = re.compile(r"(\d+)p")
+
+
+@dataclass(frozen=True)
+class Rendition:
+    vcodec: str
+    quality: int
+    resolution: str
+    framerate: int
+    video_bitrate: int  # kbit/s, 0 = quality (CRF) mode
+    audio_bitrate: int  # bit/s
+
+
+@dataclass(frozen=True)
+class Gop:
+    """Keyframe interval: gop_size frames, or gop_seconds turned into frames per rendition."""
+
+    frames: int = 0
+    seconds: float = 0.0
+
+    def frames_for(self, rendition: Rendition, source: MediaInfo) -> int:
+        if self.frames:
+            return self.frames
+        fps = rendition.framerate or source.framerate or FALLBACK_FPS
+        return max(1, round(self.seconds * fps))
+
+    def __bool__(self) -> bool:
+        return bool(self.frames or self.seconds)
+
+
+def parse_base(template: Mapping[str, Any]) -> Rendition:
+    """The template's own picture fields (the only rendition without adaptive_streams)."""
+    return Rendition(
+        vcodec=fields.choice(template, "vcodec", "h264", ENCODERS),
+        quality=quality(template, "quality"),
+        resolution=resolution(template, "resolution"),
+        framerate=fields.integer(template, "framerate", 0, 0, 120),
+        video_bitrate=fields.integer(template, "video_bitrate", 0, 0, 200_000),
+        audio_bitrate=fields.integer(template, "audio_bitrate", 64000, 8000, 512000),
+    )
+
+
+def parse_renditions(template: Mapping[str, Any], base: Rendition) -> tuple[Rendition, ...]:
+    """adaptive_streams as renditions (empty fields inherit `base`), or just `base`."""
+    entries = template.get("adaptive_streams")
+    if not fields.given(entries):
+        return (base,)
+    if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_RENDITIONS:
+        fields.invalid("adaptive_streams", entries, f"expected a list of 1 to {MAX_RENDITIONS}")
+    return tuple(_entry(entry, index, base) for index, entry in enumerate(entries))
+
+
+def _entry(entry: Any, index: int, base: Rendition) -> Rendition:
+    name = f"adaptive_streams[{index}]"
+    if not isinstance(entry, Mapping):
+        fields.invalid(name, entry, "expected an object")
+    values = {key: value for key, value in entry.items() if fields.given(value)}
+    prefixed = {f"{name}.{key}": value for key, value in values.items()}
+    audio = prefixed.get(f"{name}.audio_bitrate")
+    if isinstance(audio, int | float) and 0 < audio < 1000:
+        prefixed[f"{name}.audio_bitrate"] = int(audio * 1000)  # kbit/s, as v1 reads the field
+    return Rendition(
+        vcodec=fields.choice(prefixed, f"{name}.vcodec", base.vcodec, ENCODERS),
+        quality=quality(prefixed, f"{name}.quality", base.quality),
+        resolution=resolution(prefixed, f"{name}.resolution", base.resolution),
+        framerate=fields.integer(prefixed, f"{name}.framerate", base.framerate, 0, 120),
+        video_bitrate=fields.integer(
+            prefixed, f"{name}.video_bitrate", base.video_bitrate, 0, 200_000
+        ),
+        audio_bitrate=fields.integer(
+            prefixed, f"{name}.audio_bitrate", base.audio_bitrate, 8000, 512000
+        ),
+    )
+
+
+def quality(template: Mapping[str, Any], field: str, default: int = 5) -> int:
+    """Quality 1-10; the current generation allows fractions, which round to the table."""
+    value = template.get(field)
+    if value is None or value == "":
+        return default
+    try:
+        number = round(float(str(value).strip()))
+    except ValueError:
+        fields.invalid(field, value, "expected a number from 1 to 10")
+    if not 1 <= number <= 10:
+        fields.invalid(field, value, "expected 1 to 10")
+    return number
+
+
+def resolution(template: Mapping[str, Any], field: str, default: str = "") -> str:
+    text = str(template.get(field) or default).strip().lower()
+    if not (text in ("", "0", "0x0") or _even_height(text) or _even_size(text)):
+        fields.invalid(field, text, "expected '', '0', 'NNNp' or 'WxH' with even numbers")
+    return text
+
+
+def scale(resolution: str, source: MediaInfo) -> tuple[int | str, int | str] | None:
+    """`scale` filter arguments for a checked resolution, or None to keep the picture."""
+    if resolution in ("", "0", "0x0"):
+        if source.width % 2 or source.height % 2:
+            # libx264 with yuv420p needs even dimensions.
+            return ("trunc(iw/2)*2", "trunc(ih/2)*2")
+        return None
+    if match := _HEIGHT.fullmatch(resolution):
+        return (-2, int(match[1]))  # -2: keep the aspect ratio, round the width to even
+    match = _SIZE.fullmatch(resolution)
+    assert match is not None  # resolution() accepted it
+    return (int(match[1]), int(match[2]))
+
+
+def video_options(
+    rendition: Rendition, index: int | None, *, fmt: str, preset: str, gop: Gop, source: MediaInfo
+) -> list[str]:
+    """Encoder options of one rendition; `index` None writes them for the only video stream."""
+    args = [
+        *_opt("c:v", index, ENCODERS[rendition.vcodec]),
+        *_opt("preset", index, preset),
+    ]
+    if rendition.vcodec == "h265":
+        params = "log-level=error"
+        if gop:
+            frames = gop.frames_for(rendition, source)
+            params += f":keyint={frames}:min-keyint={frames}:scenecut=0:open-gop=0"
+        args += _opt("x265-params", index, params)
+        if fmt in ("mp4", "hls", "dash"):
+            args += _opt("tag:v", index, "hvc1")  # Apple players only play HEVC tagged hvc1
+    elif gop:
+        args += _opt("g", index, str(gop.frames_for(rendition, source)))
+        args += _opt("sc_threshold", index, "0")  # no extra keyframes at scene cuts
+    if rendition.video_bitrate > 0:
+        kbps = rendition.video_bitrate
+        args += _opt("b:v", index, f"{kbps}k")
+        args += _opt("maxrate", index, f"{kbps}k") + _opt("bufsize", index, f"{2 * kbps}k")
+    else:
+        offset = X265_CRF_OFFSET if rendition.vcodec == "h265" else 0
+        args += _opt("crf", index, str(QUALITY_TO_CRF[rendition.quality] + offset))
+    if rendition.framerate > 0:
+        args += _opt("r", index, str(rendition.framerate))
+    return args
+
+
+def _opt(name: str, index: int | None, value: str) -> list[str]:
+    """`-name value` for every video stream, or `-name:v:i` / `-c:v:i` for video stream i."""
+    if index is None:
+        return [f"-{name}", value]
+    spec = f":{index}" if name.endswith(":v") else f":v:{index}"
+    return [f"-{name}{spec}", value]
+
+
+class Graph:
+    """A -filter_complex under construction; outputs are labelled s0, s1, ... in order."""
+
+    def __init__(self) -> None:
+        self.chains: list[str] = []
+        self._count = 0
+
+    def add(self, inputs: list[str], spec: str, outputs: int = 1) -> list[str]:
+        labels = [f"s{self._count + n}" for n in range(outputs)]
+        self._count += outputs
+        self.chains.append(
+            "".join(f"[{name}]" for name in inputs) + spec + "".join(f"[{x}]" for x in labels)
+        )
+        return labels
+
+    def render(self) -> str:
+        return ";".join(self.chains)
+
+
+def escape(value: str) -> str:
+    """A filter option value: `\\ ' :` for the option parser, then `\\ , ; [ ]` for the graph."""
+    for char in "\\':":
+        value = value.replace(char, "\\" + char)
+    for char in "\\,;[]":
+        value = value.replace(char, "\\" + char)
+    return value
+
+
+def filter_spec(name: str, *args: int | str, **options: str) -> str:
+    values = [escape(str(arg)) for arg in args]
+    values += [f"{key}={escape(str(value))}" for key, value in options.items()]
+    return f"{name}={':'.join(values)}" if values else name
+
+
+def video_chains(
+    graph: Graph,
+    renditions: tuple[Rendition, ...],
+    source: MediaInfo,
+    logo: tuple[str, tuple[int, int] | None, dict[str, str]] | None,
+) -> list[str]:
+    """One filtered picture per rendition (labels, or "0:v:0" for an untouched source)."""
+    count = len(renditions)
+    pictures = graph.add(["0:v:0"], filter_spec("split", count), count) if count > 1 else ["0:v:0"]
+    outputs = []
+    logos: list[str] = []
+    for rendition, picture in zip(renditions, pictures, strict=True):
+        size = scale(rendition.resolution, source)
+        if size is not None:
+            picture = graph.add([picture], filter_spec("scale", *size))[0]
+        if logo is not None:
+            if not logos:
+                logos = _logo_inputs(graph, logo, count)
+            # A still logo ends after one frame; eof_action=repeat keeps it for the whole video.
+            overlay = filter_spec("overlay", eof_action="repeat", **logo[2])
+            picture = graph.add([picture, logos.pop(0)], overlay)[0]
+        outputs.append(picture)
+    return outputs
+
+
+def _logo_inputs(
+    graph: Graph, logo: tuple[str, tuple[int, int] | None, dict[str, str]], count: int
+) -> list[str]:
+    _, size, _ = logo
+    label = "1:v:0"
+    if size is not None:
+        label = graph.add([label], filter_spec("scale", *size))[0]
+    return graph.add([label], filter_spec("split", count), count) if count > 1 else [label]
+
+
+def _even_height(text: str) -> bool:
+    match = _HEIGHT.fullmatch(text)
+    return match is not None and _even_dimension(match[1])
+
+
+def _even_size(text: str) -> bool:
+    match = _SIZE.fullmatch(text)
+    return match is not None and _even_dimension(match[1]) and _even_dimension(match[2])
+
+
+def _even_dimension(digits: str) -> bool:
+    number = int(digits)
+    return 2 <= number <= MAX_DIMENSION and number % 2 == 0

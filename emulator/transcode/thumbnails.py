@@ -1,0 +1,79 @@
+"""Thumbnail snapshots: JPEGs of the first rendition's picture, made in the same ffmpeg run.
+
+Template `thumbnail` (all optional, zero = not given): start_point and interval in seconds,
+number of snapshots, width and height in pixels. Snapshots are taken at start_point,
+start_point + interval, ... (the first frame at or after each time) until `number` are taken
+or the video ends. number 0 with an interval: as many as fit; interval 0 with a number: spread
+evenly over the rest of the video; both 0: one. width/height 0: keep the picture's aspect
+ratio (both 0: the first rendition's size). Files: `<b>_thumb_00001.jpg`, ... beside the output.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from glob import escape
+from pathlib import Path
+from typing import Any
+
+from emulator.transcode import fields
+from emulator.transcode.ladder import MAX_DIMENSION, Graph, filter_spec
+from emulator.transcode.probe import MediaInfo
+
+MAX_THUMBNAILS = 1000
+PATTERN = "{basename}_thumb_%05d.jpg"
+
+
+@dataclass(frozen=True)
+class Thumbnails:
+    start: float
+    interval: float
+    number: int
+    width: int
+    height: int
+
+
+def parse(template: Mapping[str, Any], source: MediaInfo) -> Thumbnails | None:
+    config = fields.mapping(template, "thumbnail")
+    if not fields.given(config):
+        return None
+    named = {f"thumbnail.{key}": value for key, value in config.items()}
+    start = fields.number(named, "thumbnail.start_point", 0.0, 0.0, 86_400.0)
+    interval = fields.number(named, "thumbnail.interval", 0.0, 0.0, 86_400.0)
+    number = fields.integer(named, "thumbnail.number", 0, 0, MAX_THUMBNAILS)
+    width = fields.integer(named, "thumbnail.width", 0, 0, MAX_DIMENSION)
+    height = fields.integer(named, "thumbnail.height", 0, 0, MAX_DIMENSION)
+    remaining = source.duration - start
+    if source.duration > 0 and remaining <= 0:
+        fields.invalid(
+            "thumbnail.start_point", start, f"before the end of the {source.duration:g} s input"
+        )
+    if number == 0:
+        number = min(MAX_THUMBNAILS, math.ceil(remaining / interval)) if interval > 0 else 1
+    if interval == 0 and number > 1:
+        interval = remaining / number
+    return Thumbnails(start, interval, number, width, height)
+
+
+def chain(graph: Graph, picture: str, spec: Thumbnails) -> tuple[str, str]:
+    """Split `picture`: (label that replaces it, label of the thumbnail stream)."""
+    keep, snap = graph.add([picture], filter_spec("split", 2), 2)
+    # Each frame on the grid start + k * interval (1 ms slack for timestamp rounding).
+    grid = f"gte(t,{spec.start:g}+selected_n*{spec.interval:g}-0.001)"
+    snap = graph.add([snap], filter_spec("select", grid))[0]
+    if spec.width or spec.height:
+        size = (spec.width or -2, spec.height or -2)
+        snap = graph.add([snap], filter_spec("scale", *size))[0]
+    return keep, snap
+
+
+def output_args(spec: Thumbnails, label: str, *, out_dir: Path, basename: str) -> list[str]:
+    target = out_dir / PATTERN.format(basename=basename)
+    args = ["-map", f"[{label}]", "-frames:v", str(spec.number), "-fps_mode", "vfr"]
+    return [*args, "-c:v", "mjpeg", "-q:v", "2", "-f", "image2", str(target)]
+
+
+def written(out_dir: Path, basename: str) -> list[Path]:
+    """The snapshots ffmpeg wrote, in order."""
+    return sorted(out_dir.glob(f"{escape(basename)}_thumb_[0-9][0-9][0-9][0-9][0-9].jpg"))

@@ -1,0 +1,1 @@
+"""Scale-out tests: PostgreSQL, concurrent claims, API and worker fleets as processes."""
