@@ -57,7 +57,7 @@ class Proc:
         return self.log.read_text(errors="replace")
 
 
-def wait_healthy(base_url: str, proc: Proc, timeout_s: float = 30) -> None:
+def wait_healthy(base_url: str, proc: Proc, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.popen.poll() is not None:

@@ -15,6 +15,7 @@ import boto3
 import httpx
 import pytest
 from botocore.config import Config
+from sqlmodel import select
 
 from emulator.client import TranscodeClient
 from emulator.config import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
@@ -93,11 +94,7 @@ def create(base_url: str, storage_id: str, input_url: str, output: str = "o.mp4"
 def tasks_in(data_dir: Path) -> list[Task]:
     db = Database(f"sqlite:///{data_dir / 'emulator.sqlite3'}")
     with db.read() as session:
-        rows = (
-            list(session.query(Task).all())
-            if False
-            else list(session.exec(__import__("sqlmodel").select(Task)).all())
-        )
+        rows = list(session.exec(select(Task)).all())
     db.dispose()
     return rows
 
@@ -180,27 +177,35 @@ def test_restarting_serve_leaves_a_live_workers_task_alone(tmp_path: Path) -> No
     data = tmp_path / "data"
     clip = make_clip(tmp_path / "clip.mp4")
     port, s3_port = free_port(), free_port()
-    with serve(data, "--no-worker", port=port, s3_port=s3_port, worker_lease_s=1) as (
-        base_url,
-        proc,
-    ):
-        storage_id, input_url = prepare(base_url, clip)
-        held = worker(data, "held", hold_stage="running", worker_lease_s=1)
-        task_id = create(base_url, storage_id, input_url)
-        with client(base_url) as api:
-            wait_for(api, task_id, until=lambda d: d["status"] == "running")
-        proc.kill9()
-    with serve(data, "--no-worker", port=port, s3_port=s3_port, worker_lease_s=1) as (base_url, _):
-        time.sleep(2.5)  # longer than the lease: a live worker's heartbeats keep the task
-        (task,) = tasks_in(data)
-        assert (task.status, task.attempts) == ("running", 1)
-        held.kill9()  # now the worker is gone: the task goes back to pending and runs elsewhere
-        free = worker(data, "free", worker_lease_s=1)
-        try:
+    held: Proc | None = None
+    try:
+        with serve(data, "--no-worker", port=port, s3_port=s3_port, worker_lease_s=1) as (
+            base_url,
+            proc,
+        ):
+            storage_id, input_url = prepare(base_url, clip)
+            held = worker(data, "held", hold_stage="running", worker_lease_s=1)
+            task_id = create(base_url, storage_id, input_url)
             with client(base_url) as api:
-                assert wait_for(api, task_id)["status"] == "success"
-        finally:
-            free.stop()
+                wait_for(api, task_id, until=lambda d: d["status"] == "running")
+            proc.kill9()
+        with serve(data, "--no-worker", port=port, s3_port=s3_port, worker_lease_s=1) as (
+            base_url,
+            _,
+        ):
+            time.sleep(2.5)  # longer than the lease: a live worker's heartbeats keep the task
+            (task,) = tasks_in(data)
+            assert (task.status, task.attempts) == ("running", 1)
+            held.kill9()  # the worker is gone: the task goes back to pending, runs elsewhere
+            free = worker(data, "free", worker_lease_s=1)
+            try:
+                with client(base_url) as api:
+                    assert wait_for(api, task_id)["status"] == "success"
+            finally:
+                free.stop()
+    finally:
+        if held is not None:
+            held.kill9()
     (task,) = tasks_in(data)
     assert task.attempts == 2
 
