@@ -28,11 +28,16 @@ MESSAGES = {
 }
 
 
+MANIFEST_SUFFIXES = {"hls": ".m3u8", "dash": ".mpd"}
+
+
 def objkey(*, prefix: str, output: str, format: str) -> str:
-    """prefix and output joined by one `/`; HLS playlists get `.m3u8` (SPEC.md section 5)."""
+    """prefix and output joined by one `/`; manifests get their suffix when it is missing:
+    `.m3u8` for HLS (SPEC.md section 5) and, likewise, `.mpd` for DASH."""
     key = "/".join(part.strip("/") for part in (prefix, output) if part.strip("/"))
-    if format == "hls" and not key.endswith(".m3u8"):
-        key += ".m3u8"
+    suffix = MANIFEST_SUFFIXES.get(format, "")
+    if suffix and not key.endswith(suffix):
+        key += suffix
     return key
 
 

@@ -191,21 +191,44 @@ def task_result(task: Task) -> dict[str, Any]:
 
 
 def task_v1(task: Task, presign: Presign) -> dict[str, Any]:
-    extra = task.template.get("extra", {})
     return {
         **task_result(task),
         "input_url": input_url(task, presign),
         "output_url": output_url(task, presign),
-        "output_groups": [
-            {
-                "format": task.template.get("format", "mp4"),
-                "seg_type": extra.get("seg_type", ""),
-                "seg_time": extra.get("seg_time", 0),
-                "output": f"{task.storage['type']}://{task.storage['bucket']}/{task.objkey}",
-                "output_url": output_url(task, presign),
-            }
-        ],
+        "output_groups": output_groups(task, presign),
     }
+
+
+def output_groups(task: Task, presign: Presign) -> list[dict[str, Any]]:
+    """What the worker produced (media["output_groups"]); before that, what the template asks."""
+    storage = task.storage
+    done = task.status == "success"
+
+    def located(key: str) -> dict[str, str]:
+        return {
+            "output": f"{storage['type']}://{storage['bucket']}/{key}",
+            "output_url": presign(storage["bucket"], key) if done else "",
+        }
+
+    produced = task.media.get("output_groups") if done else None
+    if produced:
+        return [
+            {
+                **{k: v for k, v in group.items() if k not in ("key", "keys")},
+                **located(group["key"]),
+                "keys": [located(key)["output"] for key in group.get("keys", [])],
+            }
+            for group in produced
+        ]
+    extra = task.template.get("extra", {})
+    return [
+        {
+            "format": task.template.get("format", "mp4"),
+            "seg_type": extra.get("seg_type", ""),
+            "seg_time": extra.get("seg_time", 0),
+            **located(task.objkey),
+        }
+    ]
 
 
 def callback_item(task: Task) -> dict[str, Any]:
