@@ -2,6 +2,7 @@
 
     transcode_emulator  session: a running emulator (API, worker, embedded S3) on free ports
     transcode_client    function: its signed TranscodeClient, after a reset (isolated tests)
+    transcode_client_v1 function: a TranscodeClientV1 (/vodencoding/v1, Basic auth), after a reset
 
 Nothing starts unless a test uses one of them. Options: --transcode-emulator-url,
 --transcode-emulator-token, and the transcode_emulator_* ini settings (README, "pytest plugin").
@@ -17,6 +18,7 @@ import pytest
 
 if TYPE_CHECKING:
     from emulator.client import TranscodeClient
+    from emulator.client_v1 import TranscodeClientV1
     from emulator.testing import EmulatorOptions, Mode, TranscodeEmulator
 
 INI = {
@@ -105,3 +107,17 @@ def transcode_client(transcode_emulator: TranscodeEmulator) -> TranscodeClient:
     """The emulator's signed client, after a reset: every test starts from a fresh emulator."""
     transcode_emulator.reset()
     return transcode_emulator.client
+
+
+@pytest.fixture
+def transcode_client_v1(transcode_emulator: TranscodeEmulator) -> Iterator[TranscodeClientV1]:
+    """The current generation's client (HTTP Basic, /vodencoding/v1 shapes), after a reset."""
+    from emulator.client_v1 import TranscodeClientV1
+
+    transcode_emulator.reset()
+    with TranscodeClientV1(
+        transcode_emulator.base_url,
+        transcode_emulator.access_key_id,
+        transcode_emulator.access_key_secret,
+    ) as client:
+        yield client

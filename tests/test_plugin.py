@@ -42,6 +42,11 @@ def test_each_test_starts_from_a_fresh_emulator(transcode_client, transcode_emul
     assert keys.status_code == 401  # the control token applies
 
 
+def test_both_generations_share_one_store(transcode_client, transcode_client_v1):
+    storage_id = transcode_client_v1.add_storage(region="cn-hz", type="s3", bucket="shared")
+    assert [s.storage_id for s in transcode_client.list_storage().list] == [storage_id]
+
+
 def test_failure_paths(transcode_client):
     transcode_client.control.fail_route("create_task", 1000)
     try:
@@ -58,7 +63,7 @@ def test_outside_project_runs_the_plugin(pytester: pytest.Pytester, clip: Path) 
     pytester.makeini(STRICT_INI.format(extra="transcode_emulator_control_token = t0ken"))
     pytester.makepyfile(test_outside=OUTSIDE_TESTS.format(clip=clip))
     result = pytester.runpytest_subprocess("-s", timeout=240)
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     started = re.search(r"emulator started in ([\d.]+) s", result.stdout.str())
     assert started, result.stdout.str()
     print(f"subprocess emulator started in {started[1]} s")
