@@ -18,8 +18,9 @@ from typing import Any
 import httpx
 
 from emulator.config import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
+from emulator.server import free_port
 from emulator.transcode.clips import make_clip
-from tests.processes import serve
+from tests.processes import Proc, env_for, wait_healthy
 from tests.reliability.crash import upload
 from tests.reliability.loadmix import Api, LoadStats, final_statuses, run_load
 
@@ -50,7 +51,11 @@ def run(seconds: float, clients: int = 32, rate: float = 2.0) -> LoadResult:
     """The mix for `seconds` against a fresh `serve` process; memory sampled every 10 s."""
     with tempfile.TemporaryDirectory() as tmp:
         data, clip = Path(tmp) / "data", make_clip(Path(tmp) / "clip.mp4")
-        with serve(data) as (base_url, proc):
+        port = free_port()
+        proc = Proc(["serve", "--port", str(port)], env_for(data, s3_port=0), Path(tmp) / "log")
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(base_url, proc, timeout_s=120)  # generous: loaded CI machines
             api = Api(base_url, DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET)
             upload(httpx.get(f"{base_url}/_emulator/health").json()["s3_endpoint"], clip)
             with httpx.Client() as http:
@@ -81,6 +86,8 @@ def run(seconds: float, clients: int = 32, rate: float = 2.0) -> LoadResult:
             result.lost = sum(1 for s in statuses.values() if s != "success")
             result.duplicated = len(stats.created) - len(set(stats.created))
             result.temp_left = len(list((data / "tmp").glob("*/*")))
+        finally:
+            proc.stop()
         result.locked_in_log = proc.output().count("database is locked")
     return result
 

@@ -91,8 +91,12 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from emulator.app import create_app
-
-    from emulator.runtime import FfmpegMissing, require_ffmpeg
+    from emulator.runtime import (
+        DatabaseUnusable,
+        FfmpegMissing,
+        check_database,
+        require_ffmpeg,
+    )
     from emulator.server import free_port
 
     settings = settings_from(args, **({"worker_concurrency": 0} if args.no_worker else {}))
@@ -102,6 +106,12 @@ def _serve(args: argparse.Namespace) -> int:
         try:
             require_ffmpeg()
         except FfmpegMissing as exc:
+            print(f"transcode-emulator: {exc}", file=sys.stderr)
+            return 1
+    if settings.database_url is None:
+        try:
+            check_database(settings.data_dir)
+        except DatabaseUnusable as exc:  # one clear line, not a start-up traceback
             print(f"transcode-emulator: {exc}", file=sys.stderr)
             return 1
     app = create_app(settings, announce=True)
