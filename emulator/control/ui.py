@@ -151,27 +151,21 @@ def tasks_page(request: Request, ctx: ContextDep, status: Status = None, limit: 
     if ctx.settings.hold_stage:
         held = [{"stage": ctx.settings.hold_stage, "task_id": None, "setting": True}, *held]
     now = time.time()
+    counts = request.app.state.runtime.health()["tasks"]
     live: dict[str, Any] = {
-        "rows": [task_row(t, now) for t in found],
+        "rows": [task_row(task, now) for task in found],
         "holds": held,
         "status": status,
+        "limit": limit,
+        "statuses": machine.STATUSES,
+        "counts": counts,
+        "total": sum(counts.values()),
     }
     if request.url.path.startswith(FRAGMENTS):
         return _render(request, "_tasks_live.html", **live)
-    counts = request.app.state.runtime.health()["tasks"]
     query = urlencode({"status": status, "limit": limit} if status else {"limit": limit})
-    return _render(
-        request,
-        "tasks.html",
-        active="tasks",
-        title="Tasks",
-        statuses=machine.STATUSES,
-        counts=counts,
-        total=sum(counts.values()),
-        limit=limit,
-        live_url=f"{FRAGMENTS}/tasks?{query}",
-        **live,
-    )
+    live_url = f"{FRAGMENTS}/tasks?{query}"
+    return _render(request, "tasks.html", active="tasks", title="Tasks", live_url=live_url, **live)
 
 
 def task_row(task: Task, now: float) -> dict[str, Any]:

@@ -75,6 +75,7 @@ def test_task_moves_from_pending_to_success_without_reload(
     expect(row.locator(".badge")).to_have_text("success")
     expect(row.locator(".timing-text")).to_contain_text("running")
     expect(page.locator(".notice")).to_have_count(0)
+    expect(page.locator(".filters a.f-success .count")).to_have_text("1")
     assert page.evaluate("window.stillThisPage") is True  # no reload happened
     snap(page, "tasks-success")
 
