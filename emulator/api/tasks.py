@@ -86,8 +86,7 @@ def del_task(
 async def query_task(
     request: Request, ctx: ContextDep, p: Annotated[ByTaskId, Depends(params(ByTaskId))]
 ) -> Response:
-    with ctx.db.read() as session:
-        task = tasks.get(session=session, task_id=p.task_id)
+    task = tasks.find(db=ctx.db, task_id=p.task_id)
     return ok(request, task_view(task, ctx.presign))
 
 

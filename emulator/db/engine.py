@@ -19,13 +19,13 @@ import os
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, Select, bindparam, create_engine, event, make_url, select, text
 from sqlalchemy.engine import Connection
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,27 @@ class Database:
         with self.reader() as session:
             yield session
 
+    def fetch(self, model: type[M], key: str) -> M | None:
+        """One row by primary key, without the ORM: the hot read paths (query_task) use it.
+
+        The ORM's session, identity map and attribute instrumentation cost several times the
+        query itself; this returns a detached model built from the row (JSON already decoded).
+        """
+        table = model.__table__  # type: ignore[attr-defined]
+        statement = _BY_KEY.get(table.name)
+        if statement is None:
+            (column,) = table.primary_key.columns
+            statement = _BY_KEY[table.name] = select(table).where(column == bindparam("key"))
+        with self.engine.connect() as connection:
+            row = connection.execute(statement, {"key": key}).mappings().first()
+        return model.model_construct(**row) if row is not None else None
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+M = TypeVar("M", bound=SQLModel)
+_BY_KEY: dict[str, Select[Any]] = {}
 
 
 def _sqlite_pragmas(engine: Engine) -> None:

@@ -46,8 +46,7 @@ def del_task(
 async def query_task(
     request: Request, ctx: ContextDep, p: Annotated[ByTaskId, Depends(v1_params(ByTaskId))]
 ) -> Response:
-    with ctx.db.read() as session:
-        task = tasks.get(session=session, task_id=p.task_id)
+    task = tasks.find(db=ctx.db, task_id=p.task_id)
     return ok(request, task_v1(task, ctx.presign))
 
 
