@@ -20,10 +20,15 @@ from emulator.server import free_port
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def process(
+    args: list[str], env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
-        args, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        args,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
     )
     try:
         yield proc
@@ -76,8 +81,11 @@ def wrk(url: str, headers: dict[str, str], *, connections: int, seconds: int) ->
     assert p99 is not None
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99[2]]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rate, "p99_ms": float(p99[1]) * scale,
-            "non_2xx": float(non2xx[1]) if non2xx else 0.0}
+    return {
+        "rps": rate,
+        "p99_ms": float(p99[1]) * scale,
+        "non_2xx": float(non2xx[1]) if non2xx else 0.0,
+    }
 
 
 def median(values: list[float]) -> float:

@@ -36,27 +36,44 @@ def main(seconds: int = 10, connections: int = 32) -> None:
         query = {"task_id": task_id}
         # No nonce: the same signed request may be replayed for the whole run (SPEC.md s. 2).
         headers = signing.sign_request(
-            method="GET", path="/api/query_task", query=query, nonce=False,
-            access_key_id=DEV_ACCESS_KEY_ID, access_key_secret=DEV_ACCESS_KEY_SECRET,
+            method="GET",
+            path="/api/query_task",
+            query=query,
+            nonce=False,
+            access_key_id=DEV_ACCESS_KEY_ID,
+            access_key_secret=DEV_ACCESS_KEY_SECRET,
         )
         url = f"{base_url}/api/query_task?task_id={task_id}"
         assert httpx.get(url, headers=headers).json()["code"] == 0
         wrk(url, headers, connections=connections, seconds=2)
         signed = wrk(url, headers, connections=connections, seconds=seconds)
     print(f"bare FastAPI route     {bare['rps']:8.0f} req/s   p99 {bare['p99_ms']:6.1f} ms")
-    print(f"signed query_task      {signed['rps']:8.0f} req/s   p99 {signed['p99_ms']:6.1f} ms"
-          f"   non-2xx {signed['non_2xx']:.0f}")
-    print(f"ratio signed/bare      {signed['rps'] / bare['rps']:.2f}   (target >= 0.5, p99 < 25 ms)")
+    print(
+        f"signed query_task      {signed['rps']:8.0f} req/s   p99 {signed['p99_ms']:6.1f} ms"
+        f"   non-2xx {signed['non_2xx']:.0f}"
+    )
+    print(
+        f"ratio signed/bare      {signed['rps'] / bare['rps']:.2f}   (target >= 0.5, p99 < 25 ms)"
+    )
 
 
 def seed_task(base_url: str) -> str:
     from emulator.client import TranscodeClient
 
     with TranscodeClient(base_url, DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET) as api:
-        storage = api.call("POST", "/api/add_storage", {"region": "r", "type": "s3", "bucket": "b0b"})
-        task_id: str = api.call("POST", "/api/create_task", {
-            "template_name": "480p", "input": "http://127.0.0.1:1/x.mp4", "output": "x.mp4",
-            "storage_id": storage["storage_id"]})["task_id"]
+        storage = api.call(
+            "POST", "/api/add_storage", {"region": "r", "type": "s3", "bucket": "b0b"}
+        )
+        task_id: str = api.call(
+            "POST",
+            "/api/create_task",
+            {
+                "template_name": "480p",
+                "input": "http://127.0.0.1:1/x.mp4",
+                "output": "x.mp4",
+                "storage_id": storage["storage_id"],
+            },
+        )["task_id"]
     return task_id
 
 

@@ -36,8 +36,14 @@ def serve_dir(directory: Path) -> str:
 
 
 def raw_ffmpeg(clip: Path, out_dir: Path) -> float:
-    plan = command.build_plan(TEMPLATE, input_path=clip, out_dir=out_dir, basename="raw",
-                              source=probe(clip), progress=None)
+    plan = command.build_plan(
+        TEMPLATE,
+        input_path=clip,
+        out_dir=out_dir,
+        basename="raw",
+        source=probe(clip),
+        progress=None,
+    )
     started = time.perf_counter()
     subprocess.run(plan.args, check=True, capture_output=True)
     return time.perf_counter() - started
@@ -45,9 +51,16 @@ def raw_ffmpeg(clip: Path, out_dir: Path) -> float:
 
 def through_emulator(api: TranscodeClient, storage_id: str, url: str) -> float:
     started = time.perf_counter()
-    task_id = api.call("POST", "/api/create_task", {
-        "template_name": "bench480", "input": url, "output": f"bench/{time.time_ns()}.mp4",
-        "storage_id": storage_id})["task_id"]
+    task_id = api.call(
+        "POST",
+        "/api/create_task",
+        {
+            "template_name": "bench480",
+            "input": url,
+            "output": f"bench/{time.time_ns()}.mp4",
+            "storage_id": storage_id,
+        },
+    )["task_id"]
     # The long-poll returns the moment the task ends, without polling for CPU beside ffmpeg.
     done = api.wait_for_task(task_id, timeout=600)
     assert done.status == "success", done
@@ -59,8 +72,21 @@ def time_to_health() -> float:
     port = free_port()
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "serve", "--port", str(port), "--s3-port", "0",
-         "--data-dir", data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "serve",
+            "--port",
+            str(port),
+            "--s3-port",
+            "0",
+            "--data-dir",
+            data,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/_emulator/health")
         return time.perf_counter() - started
@@ -74,22 +100,27 @@ def main() -> None:
     long_clip = make_clip(work / "long.mp4", size="1280x720", rate=25, duration=10)
     short_clip = make_clip(work / "short.mp4", size="1280x720", rate=25, duration=1)
     base = serve_dir(work)
-    with emulator_process() as base_url, TranscodeClient(
-        base_url, DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
-    ) as api:
+    with (
+        emulator_process() as base_url,
+        TranscodeClient(base_url, DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET) as api,
+    ):
         api.call("POST", "/api/add_template", {"name": "bench480", **TEMPLATE})
-        storage_id = api.call("POST", "/api/add_storage",
-                              {"region": "r", "type": "s3", "bucket": "bench"})["storage_id"]
+        storage_id = api.call(
+            "POST", "/api/add_storage", {"region": "r", "type": "s3", "bucket": "bench"}
+        )["storage_id"]
         results = {}
         for name, clip in (("10 s", long_clip), ("1 s", short_clip)):
             through_emulator(api, storage_id, f"{base}/{clip.name}")  # warm-up
-            emu = median([through_emulator(api, storage_id, f"{base}/{clip.name}")
-                          for _ in range(RUNS)])
+            emu = median(
+                [through_emulator(api, storage_id, f"{base}/{clip.name}") for _ in range(RUNS)]
+            )
             raw = median([raw_ffmpeg(clip, work) for _ in range(RUNS)])
             results[name] = (emu, raw)
     for name, (emu, raw) in results.items():
-        print(f"{name} 1280x720 -> 480p: emulator {emu:6.2f} s   raw ffmpeg {raw:6.2f} s   "
-              f"ratio {emu / raw:.2f}   overhead {1000 * (emu - raw):6.0f} ms")
+        print(
+            f"{name} 1280x720 -> 480p: emulator {emu:6.2f} s   raw ffmpeg {raw:6.2f} s   "
+            f"ratio {emu / raw:.2f}   overhead {1000 * (emu - raw):6.0f} ms"
+        )
     print("targets: 10 s ratio <= 1.15; 1 s overhead < 300 ms")
     health = median([time_to_health() for _ in range(3)])
     print(f"time to health after serve starts: {health:.2f} s (target < 1.5 s)")
