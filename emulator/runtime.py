@@ -50,8 +50,12 @@ class Runtime:
         if settings.worker_concurrency > 0:
             require_ffmpeg()
         prepare_data_dir(settings.data_dir)
+        if settings.database_url is None:
+            check_database(Path(settings.data_dir))
         migrate(self.ctx.db, lock_dir=settings.data_dir)
         restrict_database_files(settings.data_dir)
+        if settings.database_url is None:
+            (Path(settings.data_dir) / INITIALIZED).touch(mode=0o600)
         if not self.ctx.db.is_sqlite:  # API nodes behind a load balancer see each other's nonces
             self.ctx.nonces.share_through(self.ctx.db)
         self._sync_configured_key()
@@ -180,6 +184,35 @@ def _worker_state(worker: Any) -> str:
 
 class FfmpegMissing(RuntimeError):
     pass
+
+
+INITIALIZED = ".initialized"
+
+
+class DatabaseUnusable(RuntimeError):
+    """The data dir's database is missing or corrupt: never start silently with an empty one."""
+
+
+def check_database(data_dir: Path) -> None:
+    """Refuse a data dir whose database was deleted (the marker says one existed) or is corrupt."""
+    import sqlite3
+
+    database = data_dir / "emulator.sqlite3"
+    advice = f"restore it from a backup, or delete {data_dir} to start empty"
+    if not database.exists() or database.stat().st_size == 0:
+        if (data_dir / INITIALIZED).exists():
+            raise DatabaseUnusable(
+                f"database {database} is missing but {data_dir} was used: {advice}"
+            )
+        return
+    try:
+        with sqlite3.connect(database) as connection:
+            verdict = connection.execute("PRAGMA quick_check").fetchone()[0]
+        connection.close()
+    except sqlite3.DatabaseError as exc:
+        verdict = str(exc)
+    if verdict != "ok":
+        raise DatabaseUnusable(f"database {database} is corrupt ({verdict}): {advice}")
 
 
 def require_ffmpeg() -> None:

@@ -83,6 +83,13 @@ class Database:
         # SQLite: writers take the lock up front (BEGIN IMMEDIATE), so a read-then-write
         # transaction never fails with "database is locked" when another writer got there first.
         self._write_engine = self.engine.execution_options(immediate=True)
+        # PostgreSQL: a single-statement read needs no transaction; autocommit saves the BEGIN
+        # and ROLLBACK round trips (same snapshot rules as READ COMMITTED).
+        self._single = (
+            self.engine
+            if self.is_sqlite
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     def reader(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -119,7 +126,7 @@ class Database:
         if statement is None:
             (column,) = table.primary_key.columns
             statement = _BY_KEY[table.name] = select(table).where(column == bindparam("key"))
-        with self.engine.connect() as connection:
+        with self._single.connect() as connection:
             row = connection.execute(statement, {"key": key}).mappings().first()
         return model.model_construct(**row) if row is not None else None
 

@@ -49,10 +49,12 @@ def parse(template: Mapping[str, Any], source: MediaInfo) -> Thumbnails | None:
         fields.invalid(
             "thumbnail.start_point", start, f"before the end of the {source.duration:g} s input"
         )
+    remaining = max(remaining, 0.0)  # 0 when ffprobe could not tell the duration
     if number == 0:
-        number = min(MAX_THUMBNAILS, math.ceil(remaining / interval)) if interval > 0 else 1
+        fit = math.ceil(remaining / interval) if interval > 0 else 1
+        number = min(MAX_THUMBNAILS, max(1, fit))
     if interval == 0 and number > 1:
-        interval = remaining / number
+        interval = remaining / number if remaining > 0 else 1.0
     return Thumbnails(start, interval, number, width, height)
 
 

@@ -111,13 +111,20 @@ def run_forty_tasks_and_kill_a_worker(
         victim = ids[7]
         control_b.hold("running", task_id=victim)
         control_a.release("pending")
-        poll(lambda: query(b, victim)["status"] == "running", timeout_s=30, what="victim runs")
+        poll(lambda: query(b, victim)["status"] == "running", timeout_s=60, what="victim runs")
         (held,) = [t for t in rows(pg_url) if t.task_id == victim]
         assert held.worker_id is not None
         killed = workers[pid_of(held.worker_id)]
         killed.kill9()
         control_a.release("running", task_id=victim)
-        finished = poll(lambda: all_final(pg_url, TASKS), timeout_s=60, what=f"{TASKS} tasks final")
+        try:
+            finished = poll(lambda: all_final(pg_url, TASKS), timeout_s=120, what="40 tasks final")
+        except TimeoutError:
+            left = [
+                (t.task_id, t.status, t.worker_id) for t in rows(pg_url) if t.status != "success"
+            ]
+            logs = {pid: proc.output()[-2000:] for pid, proc in workers.items()}
+            raise AssertionError(f"unfinished: {left}; worker logs: {logs}") from None
     assert {t.status for t in finished} == {"success"}, [
         (t.task_id, t.status, t.err_msg) for t in finished if t.status != "success"
     ]
