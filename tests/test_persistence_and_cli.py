@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from emulator import cli
 from emulator.client import TranscodeClient
@@ -60,6 +63,7 @@ def test_sign_prints_headers(capsys: object) -> None:
     assert cli.main(["sign", "POST", "/api/add_template", "--json", "{bad"]) == 2
 
 
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed here")
 def test_sign_curl_works_against_a_running_emulator(tmp_path: Path) -> None:
     with EmulatorServer(make_settings(tmp_path / "data", worker_concurrency=0)) as server:
         for scheme in ("primary", "legacy"):
