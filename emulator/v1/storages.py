@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from emulator.api import storages as api_storages
 from emulator.api.deps import ContextDep, check_v1_auth
 from emulator.api.envelope import Envelope, ok
 from emulator.api.params import openapi
@@ -62,8 +63,10 @@ async def list_storage(request: Request, ctx: ContextDep) -> Response:
     return ok(request, {"list": rows, "num": len(rows)})
 
 
-# As on /api/ (SPEC.md section 3): both names, no authentication.
-@router.get("/list_storage_type", response_model=Envelope[StorageTypes])
-@router.get("/list_storage_types", response_model=Envelope[StorageTypes])
-async def list_storage_types(request: Request) -> Response:
-    return ok(request, {"list": list(storages.STORAGE_TYPES), "num": len(storages.STORAGE_TYPES)})
+# As on /api/ (SPEC.md section 3): both names, no authentication, the same handler.
+router.get("/list_storage_type", response_model=Envelope[StorageTypes])(
+    api_storages.list_storage_types
+)
+router.get("/list_storage_types", response_model=Envelope[StorageTypes])(
+    api_storages.list_storage_types
+)

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from emulator.api import tasks as api_tasks
 from emulator.api.deps import ContextDep, check_v1_auth
 from emulator.api.envelope import Envelope, ok
-from emulator.api.params import openapi, params
+from emulator.api.params import openapi
 from emulator.api.tasks import ListSummary
 from emulator.api.views import TaskId
-from emulator.services import summary, tasks
+from emulator.services import tasks
 from emulator.v1.params import PREFIX, ByTaskId, CreateTask, ListTask, v1_params
 from emulator.v1.views import TaskListV1, TaskV1, task_v1
 
@@ -62,15 +63,10 @@ async def list_task(
     return ok(request, {"list": items, "num": len(items), "total": total})
 
 
-# Same parameters and data as /api/list_summary (hours before now).
-@router.get(
+# Same parameters and data as /api/list_summary (hours before now): the same handler, behind
+# this router's v1 authentication.
+router.get(
     "/list_summary",
     response_model=Envelope[dict[str, Any]],
     openapi_extra=openapi(ListSummary, "GET"),
-)
-async def list_summary(
-    request: Request, ctx: ContextDep, p: Annotated[ListSummary, Depends(params(ListSummary))]
-) -> Response:
-    with ctx.db.read() as session:
-        data = summary.summarize(session=session, start_hours=p.start_time, end_hours=p.end_time)
-    return ok(request, data)
+)(api_tasks.list_summary)
