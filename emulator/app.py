@@ -13,7 +13,8 @@ from starlette.exceptions import HTTPException
 
 from emulator import __version__
 from emulator.api import storages, tasks, templates
-from emulator.api.envelope import failed
+from emulator.api.envelope import error_response, failed
+from emulator.api.hot import HotRoutes
 from emulator.config import Settings
 from emulator.context import Context
 from emulator.control import callbacks as control_callbacks
@@ -71,6 +72,9 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
     _install_error_handlers(app)
     # The request log is read through the control API only: without it, nothing is kept.
     requests = runtime.requests if settings.control == "on" else None
+    app.add_middleware(
+        HotRoutes, fastapi=app, ctx=ctx
+    )  # inside RequestContext (README, Performance)
     app.add_middleware(RequestContext, request_log=requests)
     return app
 
@@ -98,10 +102,7 @@ def banner(ctx: Context) -> str:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def on_api_error(request: Request, exc: ApiError) -> Response:
-        response = failed(request, exc)
-        if response.status_code == 401:  # v1 auth failures (RFC 9110: name the scheme)
-            response.headers["WWW-Authenticate"] = 'Basic realm="vodencoding", charset="UTF-8"'
-        return response
+        return error_response(request, exc)
 
     @app.exception_handler(HTTPException)
     async def on_http_error(request: Request, exc: HTTPException) -> Response:

@@ -191,6 +191,7 @@ class Verifier:
         self.nonces = nonces
         self.skew_s = skew_s
         self.allow_legacy = allow_legacy
+        self._last_date: tuple[str, float] | None = None
 
     def verify(self, facts: RequestFacts) -> Verdict:
         header = facts.header("authorization")
@@ -246,16 +247,25 @@ class Verifier:
     def _check_date(self, date: str | None) -> None:
         if not date:
             raise AuthFail("missing Date header (RFC 1123, GMT)")
-        try:
-            sent = parsedate_to_datetime(date).timestamp()
-        except (TypeError, ValueError, IndexError):
-            raise AuthFail(f"unparseable Date header {date!r}: use RFC 1123 in GMT") from None
+        sent = self._parse_date(date)
         skew = abs(time.time() - sent)
         if skew > self.skew_s:
             raise AuthFail(
                 f"Date header {date!r} is {skew:.0f} s from the server clock "
                 f"(allowed: {self.skew_s:g} s)"
             )
+
+    def _parse_date(self, date: str) -> float:
+        # Requests sent within the same second share their Date: parse each value once.
+        last = self._last_date
+        if last is not None and last[0] == date:
+            return last[1]
+        try:
+            sent = parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError, IndexError):
+            raise AuthFail(f"unparseable Date header {date!r}: use RFC 1123 in GMT") from None
+        self._last_date = (date, sent)
+        return sent
 
     def _match(self, facts: RequestFacts, secret: str, given: str, date: str | None) -> str:
         primary = list(primary_candidates(facts, date)) if date else []

@@ -16,6 +16,7 @@ log = logging.getLogger("emulator.api")
 
 MAX_BODY_BYTES = 1024 * 1024
 AUTH_SCHEME_HEADER = b"x-emulator-auth-scheme"
+REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.lower().encode()
 
 
 class RequestContext:
@@ -39,15 +40,21 @@ class RequestContext:
         requests = self.request_log
         capture = requests.start(scope) if requests is not None else None
         if requests is None or capture is None:
-            await self._handle(scope, receive, send, state, rid)
+            await self._handle(scope, receive, send, state, rid, None)
             return
         try:
-            await self._handle(scope, capture.wrap(receive), _tee(send, capture), state, rid)
+            await self._handle(scope, capture.wrap(receive), send, state, rid, capture)
         finally:
             requests.add(capture, state)
 
     async def _handle(
-        self, scope: Scope, receive: Receive, send: Send, state: dict[str, Any], rid: str
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        state: dict[str, Any],
+        rid: str,
+        capture: Capture | None,
     ) -> None:
         started = False
 
@@ -56,11 +63,13 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 started = True
                 headers = list(message.get("headers", []))
-                headers.append((REQUEST_ID_HEADER.lower().encode(), rid.encode()))
+                headers.append((REQUEST_ID_HEADER_BYTES, rid.encode()))
                 scheme = state.get("auth_scheme")
                 if scheme:
                     headers.append((AUTH_SCHEME_HEADER, scheme.encode()))
                 message = {**message, "headers": headers}
+            if capture is not None:  # the request log keeps status and the body's head
+                capture.sent(message)
             await send(message)
 
         too_big = _declared_length(scope) > self.max_body_bytes
@@ -78,14 +87,6 @@ class RequestContext:
                 raise
             error = InternalError("the emulator hit an unexpected error; its log has the details")
             await render(error_body(error, rid), 500)(scope, receive, send_with_headers)
-
-
-def _tee(send: Send, capture: Capture) -> Send:
-    async def sending(message: Message) -> None:
-        capture.sent(message)
-        await send(message)
-
-    return sending
 
 
 class BodyTooLarge(BadParam):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import uuid
+import random
 from typing import Any, Generic, TypeVar
 
 from fastapi import Request
@@ -27,7 +27,8 @@ class Envelope(BaseModel, Generic[T]):
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    # 32 hex digits like uuid4().hex; an id, not a secret, so the fast generator will do.
+    return f"{random.getrandbits(128):032x}"
 
 
 def request_id(request: Request) -> str:
@@ -56,3 +57,11 @@ def error_body(error: ApiError, rid: str) -> dict[str, Any]:
 
 def failed(request: Request, error: ApiError) -> Response:
     return render(error_body(error, request_id(request)), error.http_status)
+
+
+def error_response(request: Request, error: ApiError) -> Response:
+    """An ApiError raised by a route, as the client gets it."""
+    response = failed(request, error)
+    if response.status_code == 401:  # v1 auth failures (RFC 9110: name the scheme)
+        response.headers["WWW-Authenticate"] = 'Basic realm="vodencoding", charset="UTF-8"'
+    return response

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from emulator.api.deps import ContextDep, check_signature
 from emulator.api.envelope import Envelope, ok
+from emulator.api.hot import hot
 from emulator.api.params import VendorParams, openapi, params
 from emulator.api.views import StorageId, StorageList, StorageTypes, storage_view
 from emulator.db.state import clock_now
@@ -68,6 +69,7 @@ def del_storage(
 
 
 @router.get("/list_storage", dependencies=signed, response_model=Envelope[StorageList])
+@hot
 async def list_storage(request: Request, ctx: ContextDep) -> Response:
     with ctx.db.read() as session:
         rows = [storage_view(s) for s in storages.list_all(session=session)]

@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from emulator.api.deps import ContextDep, check_signature
 from emulator.api.envelope import Envelope, ok
+from emulator.api.hot import hot
 from emulator.api.params import VendorParams, openapi, params
 from emulator.api.views import TaskId, TaskList, TaskView, task_list_item, task_view
 from emulator.db.tasks import STATUSES
@@ -83,6 +84,7 @@ def del_task(
 @router.get(
     "/query_task", response_model=Envelope[TaskView], openapi_extra=openapi(ByTaskId, "GET")
 )
+@hot
 async def query_task(
     request: Request, ctx: ContextDep, p: Annotated[ByTaskId, Depends(params(ByTaskId))]
 ) -> Response:
@@ -91,6 +93,7 @@ async def query_task(
 
 
 @router.get("/list_task", response_model=Envelope[TaskList], openapi_extra=openapi(ListTask, "GET"))
+@hot
 async def list_task(
     request: Request, ctx: ContextDep, p: Annotated[ListTask, Depends(params(ListTask))]
 ) -> Response:
@@ -103,6 +106,7 @@ async def list_task(
 @router.get(
     "/list_summary", response_model=Envelope[dict], openapi_extra=openapi(ListSummary, "GET")
 )
+@hot
 async def list_summary(
     request: Request, ctx: ContextDep, p: Annotated[ListSummary, Depends(params(ListSummary))]
 ) -> Response:

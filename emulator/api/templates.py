@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 
 from emulator.api.deps import ContextDep, check_signature
 from emulator.api.envelope import Envelope, ok
+from emulator.api.hot import hot
 from emulator.api.params import VendorParams, openapi, params
 from emulator.api.views import TemplateList, TemplateView, template_view
 from emulator.db.state import clock_now
@@ -89,6 +90,7 @@ def del_template(
 @router.get(
     "/query_template", response_model=Envelope[TemplateView], openapi_extra=openapi(ByName, "GET")
 )
+@hot
 async def query_template(
     request: Request, ctx: ContextDep, p: Annotated[ByName, Depends(params(ByName))]
 ) -> Response:
@@ -114,6 +116,7 @@ def update_template(
 
 
 @router.get("/list_template", response_model=Envelope[TemplateList])
+@hot
 async def list_template(request: Request, ctx: ContextDep) -> Response:
     with ctx.db.read() as session:
         rows = [template_view(t) for t in templates.list_all(session=session)]

@@ -14,17 +14,32 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
-from collections.abc import Iterator
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, Select, bindparam, create_engine, event, make_url, select, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import (
+    JSON,
+    Engine,
+    Select,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    make_url,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.types import TypeEngine
 from sqlmodel import Session, SQLModel
 
 log = logging.getLogger(__name__)
@@ -90,6 +105,12 @@ class Database:
             if self.is_sqlite
             else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
+        database = self.engine.url.database if self.is_sqlite else None
+        self._sqlite_path = database if database and database != ":memory:" else None
+        self._local = threading.local()
+        self._raw_lock = threading.Lock()
+        self._raw_connections: list[sqlite3.Connection] = []
+        self._row_readers: dict[type[Any], _RowReader] = {}
 
     def reader(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -120,22 +141,78 @@ class Database:
 
         The ORM's session, identity map and attribute instrumentation cost several times the
         query itself; this returns a detached model built from the row (JSON already decoded).
+        On a SQLite file the row comes from this thread's own sqlite3 connection in autocommit
+        (one statement, one WAL snapshot): the pool, BEGIN and ROLLBACK cost ten times the read.
         """
-        table = model.__table__  # type: ignore[attr-defined]
-        statement = _BY_KEY.get(table.name)
-        if statement is None:
-            (column,) = table.primary_key.columns
-            statement = _BY_KEY[table.name] = select(table).where(column == bindparam("key"))
+        reader = self._row_readers.get(model)
+        if reader is None:
+            table = model.__table__  # type: ignore[attr-defined]
+            reader = self._row_readers[model] = _RowReader(table, self.engine.dialect)
+        if self._sqlite_path is not None:
+            raw = self._raw_connection().execute(reader.sql, (key,)).fetchone()
+            return reader.build(model, raw) if raw is not None else None
         with self._single.connect() as connection:
-            row = connection.execute(statement, {"key": key}).mappings().first()
-        return model.model_construct(**row) if row is not None else None
+            row = connection.execute(reader.statement, {"key": key}).mappings().first()
+        return cast(M, model.model_construct(**row)) if row is not None else None
+
+    def _raw_connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            assert self._sqlite_path is not None
+            # Used by this thread only; dispose() closes it from another.
+            connection = sqlite3.connect(
+                self._sqlite_path, isolation_level=None, timeout=30, check_same_thread=False
+            )
+            connection.execute("PRAGMA busy_timeout=30000")
+            self._local.connection = connection
+            with self._raw_lock:
+                self._raw_connections.append(connection)
+        return connection
 
     def dispose(self) -> None:
+        with self._raw_lock:
+            for connection in self._raw_connections:
+                connection.close()
+            self._raw_connections.clear()
+        self._local = threading.local()
         self.engine.dispose()
 
 
 M = TypeVar("M", bound=SQLModel)
-_BY_KEY: dict[str, Select[Any]] = {}
+
+
+class _RowReader:
+    """SELECT by primary key for one table, and the column types' own result conversions
+    (JSON decoded, booleans from integers) exactly as SQLAlchemy applies them."""
+
+    def __init__(self, table: Table, dialect: Dialect) -> None:
+        (key,) = table.primary_key.columns
+        self.names = [column.name for column in table.columns]
+        self.statement: Select[Any] = select(table).where(key == bindparam("key"))
+        columns = ", ".join(f'"{name}"' for name in self.names)
+        self.sql = f'SELECT {columns} FROM "{table.name}" WHERE "{key.name}" = ?'
+        self.processors = [_result_processor(column.type, dialect) for column in table.columns]
+
+    def build(self, model: type[M], row: tuple[Any, ...]) -> M:
+        """The model from a raw DB-API row (SQLAlchemy's own results are converted already)."""
+        values = {
+            name: process(value) if process is not None and value is not None else value
+            for name, process, value in zip(self.names, self.processors, row, strict=True)
+        }
+        return cast(M, model.model_construct(**values))
+
+
+def _result_processor(
+    column_type: TypeEngine[Any], dialect: Dialect
+) -> Callable[[Any], Any] | None:
+    """What SQLAlchemy does to a non-NULL value of this type on the way out: json.loads for
+    JSON (the default deserializer, without two layers of wrappers), else the type's own."""
+    if isinstance(column_type, JSON) and getattr(dialect, "_json_deserializer", None) is None:
+        return json.loads
+    processor: Callable[[Any], Any] | None = column_type.dialect_impl(dialect).result_processor(
+        dialect, None
+    )
+    return processor
 
 
 def _sqlite_pragmas(engine: Engine) -> None:

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from emulator.api import tasks as api_tasks
 from emulator.api.deps import ContextDep, check_v1_auth
 from emulator.api.envelope import Envelope, ok
+from emulator.api.hot import hot
 from emulator.api.params import openapi
 from emulator.api.tasks import ListSummary
 from emulator.api.views import TaskId
@@ -44,6 +45,7 @@ def del_task(
 
 
 @router.get("/query_task", response_model=Envelope[TaskV1], openapi_extra=openapi(ByTaskId, "GET"))
+@hot
 async def query_task(
     request: Request, ctx: ContextDep, p: Annotated[ByTaskId, Depends(v1_params(ByTaskId))]
 ) -> Response:
@@ -54,6 +56,7 @@ async def query_task(
 @router.get(
     "/list_task", response_model=Envelope[TaskListV1], openapi_extra=openapi(ListTask, "GET")
 )
+@hot
 async def list_task(
     request: Request, ctx: ContextDep, p: Annotated[ListTask, Depends(v1_params(ListTask))]
 ) -> Response:

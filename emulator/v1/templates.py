@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from emulator.api.deps import ContextDep, check_v1_auth
 from emulator.api.envelope import Envelope, ok
+from emulator.api.hot import hot
 from emulator.api.params import openapi
 from emulator.db.state import clock_now
 from emulator.services import templates
@@ -55,6 +56,7 @@ def del_template(
     response_model=Envelope[TemplateV1],
     openapi_extra=openapi(ByTemplateName, "GET"),
 )
+@hot
 async def query_template(
     request: Request,
     ctx: ContextDep,
@@ -86,6 +88,7 @@ def update_template(
 
 
 @router.get("/list_template", response_model=Envelope[TemplateListV1])
+@hot
 async def list_template(request: Request, ctx: ContextDep) -> Response:
     with ctx.db.read() as session:
         rows = [template_v1(t) for t in templates.list_all(session=session)]
