@@ -72,9 +72,8 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
     _install_error_handlers(app)
     # The request log is read through the control API only: without it, nothing is kept.
     requests = runtime.requests if settings.control == "on" else None
-    app.add_middleware(
-        HotRoutes, fastapi=app, ctx=ctx
-    )  # inside RequestContext (README, Performance)
+    # Added first, so it sits inside RequestContext (README, Performance).
+    app.add_middleware(HotRoutes, fastapi=app, ctx=ctx)
     app.add_middleware(RequestContext, request_log=requests)
     return app
 
