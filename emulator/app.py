@@ -55,6 +55,9 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
             "generation) take HTTP Basic `base64(AccessKeyId:AccessKeySecret)` or that signature."
         ),
         lifespan=lifespan,
+        # FastAPI's native OpenTelemetry hooks looked up the global providers on every request;
+        # the emulator exports no telemetry (README, Performance).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.ctx = ctx
     app.state.runtime = runtime

@@ -20,6 +20,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -149,11 +150,33 @@ class Database:
             table = model.__table__  # type: ignore[attr-defined]
             reader = self._row_readers[model] = _RowReader(table, self.engine.dialect)
         if self._sqlite_path is not None:
-            raw = self._raw_connection().execute(reader.sql, (key,)).fetchone()
-            return reader.build(model, raw) if raw is not None else None
+            return self._fetch_sqlite(reader, model, key)
         with self._single.connect() as connection:
             row = connection.execute(reader.statement, {"key": key}).mappings().first()
         return cast(M, model.model_construct(**row)) if row is not None else None
+
+    def _fetch_sqlite(self, reader: _RowReader, model: type[M], key: str) -> M | None:
+        """The row, from this thread's cache while nobody has committed anything since.
+
+        `PRAGMA data_version` changes when any other connection (this process's pool, a
+        worker process) commits; this one only reads. It is read before the row, so a commit
+        landing in between makes the entry look stale, never fresh. Clients poll query_task
+        in loops: between two changes each poll costs one PRAGMA instead of a SELECT and
+        decoding the JSON columns. Entries are shared: callers must not modify them.
+        """
+        connection = self._raw_connection()
+        cache: _RowCache = self._local.cache
+        (version,) = connection.execute("PRAGMA data_version").fetchone()
+        if version != cache.version or len(cache.rows) >= ROW_CACHE_MAX:
+            cache.rows.clear()
+            cache.version = version
+        hit = cache.rows.get((model, key), _MISSING)
+        if hit is not _MISSING:
+            return cast(M | None, hit)
+        raw = connection.execute(reader.sql, (key,)).fetchone()
+        row = reader.build(model, raw) if raw is not None else None
+        cache.rows[(model, key)] = row
+        return row
 
     def _raw_connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -165,6 +188,7 @@ class Database:
             )
             connection.execute("PRAGMA busy_timeout=30000")
             self._local.connection = connection
+            self._local.cache = _RowCache()
             with self._raw_lock:
                 self._raw_connections.append(connection)
         return connection
@@ -179,6 +203,16 @@ class Database:
 
 
 M = TypeVar("M", bound=SQLModel)
+
+
+ROW_CACHE_MAX = 4096
+_MISSING = object()
+
+
+@dataclass
+class _RowCache:
+    version: int = -1
+    rows: dict[tuple[type[Any], str], Any] = field(default_factory=dict)
 
 
 class _RowReader:
