@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -104,7 +104,9 @@ async def list_task(
 
 
 @router.get(
-    "/list_summary", response_model=Envelope[dict], openapi_extra=openapi(ListSummary, "GET")
+    "/list_summary",
+    response_model=Envelope[dict[str, Any]],
+    openapi_extra=openapi(ListSummary, "GET"),
 )
 @hot
 async def list_summary(

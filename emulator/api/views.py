@@ -40,7 +40,7 @@ class StorageView(BaseModel):
 
 
 class StorageList(Listing):
-    list: list[StorageView]  # type: ignore[assignment]
+    list: list[StorageView]
 
 
 class TemplateView(BaseModel):
@@ -64,7 +64,7 @@ class TemplateView(BaseModel):
 
 
 class TemplateList(Listing):
-    list: list[TemplateView]  # type: ignore[assignment]
+    list: list[TemplateView]
 
 
 class TaskView(BaseModel):
@@ -102,12 +102,12 @@ class TaskListItem(BaseModel):
 
 
 class TaskList(Listing):
-    list: list[TaskListItem]  # type: ignore[assignment]
+    list: list[TaskListItem]
     total: int
 
 
 class StorageTypes(Listing):
-    list: list[str]  # type: ignore[assignment]
+    list: list[str]
 
 
 def storage_view(storage: Storage) -> dict[str, Any]:

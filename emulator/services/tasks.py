@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from emulator.db import tasks as machine
 from emulator.db.engine import Database
-from emulator.db.models import Task
+from emulator.db.models import Storage, Task
 from emulator.db.state import clock_now
 from emulator.errors import BadParam, EmptyResult
 from emulator.objectstore_urls import OBJECT_SCHEMES, parse_object_url
@@ -54,7 +54,7 @@ def create(
     """`output_uri`: output may also be `s3://bucket/key` or `oss://bucket/key` naming the
     storage's own bucket, a literal key (the v1 generation allows it; issue 7)."""
     template = templates.get_for_task(session=session, name=template_name)
-    storage = session.get(storages.Storage, storage_id)
+    storage = session.get(Storage, storage_id)
     if storage is None:
         raise BadParam(f"storage_id: storage {storage_id!r} does not exist")
     prefix, key = storage.prefix, output

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import case
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from emulator.db.models import Template
 from emulator.errors import BadParam, Duplicated, EmptyResult, OperationFail
@@ -93,7 +93,7 @@ def delete(*, session: Session, name: str) -> None:
 
 def list_all(*, session: Session) -> Sequence[Template]:
     """Built-ins first, then custom templates in creation order."""
-    builtin_first = case((Template.template_type == BUILT_IN, 0), else_=1)
+    builtin_first = case((col(Template.template_type) == BUILT_IN, 0), else_=1)
     return session.exec(
         select(Template).order_by(builtin_first, Template.create_time, Template.template_id)  # type: ignore[arg-type]
     ).all()
