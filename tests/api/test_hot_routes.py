@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from benchmarks.api_throughput import seed_task
 from emulator import signing
 from emulator.api.deps import ContextDep
 from emulator.api.hot import HotRoutes, compile_routes, hot
@@ -101,17 +102,7 @@ def cases(emulator: EmulatorServer, task_id: str) -> list[tuple[str, dict[str, A
 
 
 def test_hot_and_fastapi_answers_match(emulator: EmulatorServer, api: TranscodeClient) -> None:
-    storage = api.call("POST", "/api/add_storage", {"region": "r", "type": "s3", "bucket": "hot"})
-    task_id = api.call(
-        "POST",
-        "/api/create_task",
-        {
-            "template_name": "480p",
-            "input": "http://127.0.0.1:1/x.mp4",
-            "output": "x.mp4",
-            "storage_id": storage["storage_id"],
-        },
-    )["task_id"]
+    task_id = seed_task(emulator.base_url)  # a pending task in a fresh storage
     cold = without_hot_layer(emulator)
 
     async def compare() -> None:
