@@ -26,7 +26,7 @@ from emulator.db.engine import Database
 from emulator.db.models import CallbackDelivery, Task
 from emulator.db.tasks import FINAL
 from emulator.v1.views import callback_item
-from emulator.worker_io import private_address
+from emulator.worker_io import private_address, tls_context
 
 log = logging.getLogger("emulator.callbacks")
 
@@ -153,10 +153,10 @@ class Deliverer:
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
         self._in_flight = threading.Semaphore(senders)
 
     def start(self) -> None:
-        self._client = httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)
         self._pool = ThreadPoolExecutor(self.senders, thread_name_prefix="callback")
         self._thread = threading.Thread(target=self._loop, name="callbacks", daemon=True)
         self._thread.start()
@@ -196,8 +196,8 @@ class Deliverer:
 
     def _send(self, delivery: CallbackDelivery) -> None:
         try:
-            assert self._client is not None and delivery.id is not None
-            attempt, ok = post(self._client, delivery, block_private=self.block_private)
+            assert delivery.id is not None
+            attempt, ok = post(self._http(), delivery, block_private=self.block_private)
             if not ok:
                 log.info("callback %s for task %s: %s", delivery.id, delivery.task_id, attempt)
             with self.db.write() as session:
@@ -206,3 +206,12 @@ class Deliverer:
             log.exception("callback %s for task %s failed", delivery.id, delivery.task_id)
         finally:
             self._in_flight.release()
+
+    def _http(self) -> httpx.Client:
+        """Made for the first delivery: loading the CA bundle takes ~25 ms start-up needn't wait."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    timeout=TIMEOUT_S, follow_redirects=False, verify=tls_context()
+                )
+            return self._client

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from emulator.auth import KeyRing, NonceCache, Verifier
 from emulator.config import Settings
 from emulator.db.engine import Database
+from emulator.services.changes import TaskChanges
 
 if TYPE_CHECKING:
     from emulator.objectstore import ObjectStore
@@ -27,6 +28,8 @@ class Context:
     ready: bool = False
     # Set when a task is created, so in-process workers claim it without waiting for a poll.
     wakeup: threading.Event = field(default_factory=threading.Event)
+    # Notified when an in-process worker moves a task, so long-polls answer without a poll.
+    task_changes: TaskChanges = field(default_factory=TaskChanges)
 
     @classmethod
     def build(cls, settings: Settings) -> Context:

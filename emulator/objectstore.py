@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import random
 import threading
+import time
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as EndpointUnreachable
 
 # One parser for object URLs; it lives apart so the API layer needn't import boto3.
 from emulator.objectstore_urls import parse_object_url
@@ -35,6 +38,15 @@ __all__ = [
 ]
 
 _CHUNK = 1024 * 1024
+# Each S3 request gets botocore's standard retries: 3 retries (4 attempts), backoff of tens of
+# milliseconds, which ride out a dropped connection but not a restarting S3. An upload whose
+# endpoint stays unreachable is tried again whole after these pauses (±50 % jitter), so a
+# task's output survives an S3 restart of about 2 s (README, "Reliability and security").
+UPLOAD_RETRY_PAUSES_S = (0.5, 1.0)
+# Seconds to open a connection: a firewalled (silent) endpoint costs this per attempt.
+CONNECT_TIMEOUT_S = 3
+# The errors botocore itself treats as transient at the connection level.
+_UNREACHABLE = (EndpointUnreachable, HTTPClientError)
 _NOT_FOUND_CODES = frozenset({"NoSuchBucket", "NoSuchKey", "NotFound", "404"})
 _BUCKET_NOT_FOUND_CODES = frozenset({"NoSuchBucket", "NotFound", "404"})
 # Players care about these; the stdlib table lacks most of them or differs between systems.
@@ -96,9 +108,10 @@ class ObjectStore:
         self.region = region
         self._access_key = access_key
         self._secret_key = secret_key
-        # A Session is not thread-safe to share while clients are being made: one per pair.
+        # A Session is not thread-safe to share while clients are being made: one per pair,
+        # and clients are made under a lock (lazily: each takes ~80 ms, start-up waits for none).
         self._session = boto3.session.Session()
-        self._client = self._make_client(endpoint_url, retries=3)
+        self._session_lock = threading.Lock()
         # Shared by every store client_for() hands out, so each key pair gets one store.
         self._siblings: dict[tuple[str, str], ObjectStore] = {(access_key, secret_key): self}
         self._siblings_lock = threading.Lock()
@@ -165,7 +178,25 @@ class ObjectStore:
     def upload_file(
         self, path: Path, bucket: str, key: str, *, content_type: str | None = None
     ) -> None:
+        """Retries the whole upload while the endpoint is unreachable (UPLOAD_RETRY_PAUSES_S)."""
         extra = {"ContentType": content_type or guess_content_type(key)}
+        started = time.monotonic()
+        for tries, pause in enumerate((*UPLOAD_RETRY_PAUSES_S, None), start=1):
+            try:
+                self._upload_once(path, bucket, key, extra)
+                return
+            except ObjectStoreError as exc:
+                cause = exc.__cause__
+                if not isinstance(cause, _UNREACHABLE):
+                    raise
+                if pause is None:
+                    raise ObjectStoreError(
+                        f"{_url(bucket, key)}: S3 endpoint {self.endpoint_url} unreachable "
+                        f"({tries} tries in {time.monotonic() - started:.1f} s): {cause}"
+                    ) from cause
+                time.sleep(pause * random.uniform(0.5, 1.5))
+
+    def _upload_once(self, path: Path, bucket: str, key: str, extra: dict[str, str]) -> None:
         try:
             # s3transfer switches to a parallel multipart upload for large files.
             self._client.upload_file(str(path), bucket, key, ExtraArgs=extra)
@@ -262,6 +293,10 @@ class ObjectStore:
         return len(objects)
 
     @cached_property
+    def _client(self) -> S3Client:
+        return self._make_client(self.endpoint_url, retries=3)
+
+    @cached_property
     def _ping_client(self) -> S3Client:
         # No retries: a health check should say "down" quickly, not back off for seconds.
         return self._make_client(self.endpoint_url, retries=1, read_timeout=5)
@@ -277,7 +312,7 @@ class ObjectStore:
         config = Config(
             signature_version="s3v4",
             s3={"addressing_style": "path"},
-            connect_timeout=3,
+            connect_timeout=CONNECT_TIMEOUT_S,
             read_timeout=read_timeout,
             retries={"max_attempts": retries, "mode": "standard"},
             # Only the checksums S3 requires: S3-compatible stores (and older moto/MinIO)
@@ -285,14 +320,15 @@ class ObjectStore:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        return self._session.client(
-            "s3",
-            endpoint_url=endpoint_url,
-            region_name=self.region,
-            aws_access_key_id=self._access_key,
-            aws_secret_access_key=self._secret_key,
-            config=config,
-        )
+        with self._session_lock:
+            return self._session.client(
+                "s3",
+                endpoint_url=endpoint_url,
+                region_name=self.region,
+                aws_access_key_id=self._access_key,
+                aws_secret_access_key=self._secret_key,
+                config=config,
+            )
 
 
 def _stream_to(chunks: Any, path: Path, max_bytes: int, label: str) -> int:

@@ -7,7 +7,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -19,11 +19,13 @@ from emulator.db.engine import migrate
 from emulator.db.models import AccessKey, Task
 from emulator.db.tasks import STATUSES
 from emulator.objectstore import ObjectStore
-from emulator.s3server import EmbeddedS3
 from emulator.services import faults, holds
 from emulator.services.faults import FaultWatch
 from emulator.services.requestlog import RequestLog
 from emulator.services.reset import reset_database
+
+if TYPE_CHECKING:
+    from emulator.s3server import EmbeddedS3
 
 log = logging.getLogger("emulator")
 
@@ -64,7 +66,11 @@ class Runtime:
             from emulator.worker import Worker
 
             self.worker = Worker(
-                settings=settings, db=self.ctx.db, objects=self.objects, wakeup=self.ctx.wakeup
+                settings=settings,
+                db=self.ctx.db,
+                objects=self.objects,
+                wakeup=self.ctx.wakeup,
+                on_change=self.ctx.task_changes.notify,
             )
             self.worker.start()
         self.callbacks.start()
@@ -88,6 +94,9 @@ class Runtime:
         settings = self.ctx.settings
         endpoint = settings.s3_endpoint_url
         if endpoint is None:
+            # moto (with Flask) takes ~0.3 s to import: only when S3 is embedded.
+            from emulator.s3server import EmbeddedS3
+
             self.s3 = EmbeddedS3(
                 host=settings.host, port=settings.s3_port, data_dir=settings.data_dir
             )

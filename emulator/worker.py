@@ -5,10 +5,13 @@
 
 A heartbeat thread per task keeps its lease, writes progress and notices cancels (1 s).
 A maintenance thread requeues tasks whose worker stopped heartbeating (SPEC.md section 5).
+ffprobe of the output runs while the upload does (both only read the files); on_change wakes
+the serving process's long-polls (wait_for_task) at each stage.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -16,10 +19,12 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import col, select
 
 from emulator import callbacks
@@ -31,7 +36,7 @@ from emulator.errors import TRANSCODE_FAILED, UPLOAD_FAILED, TaskCancelled, Task
 from emulator.objectstore import ObjectStore, ObjectStoreError
 from emulator.services import faults, holds
 from emulator.transcode import command
-from emulator.transcode.probe import MediaInfo, probe
+from emulator.transcode.probe import MediaInfo, Probing
 from emulator.transcode.runner import FfmpegFailed, run_ffmpeg
 from emulator.worker_io import fetch_input, fetch_logo
 
@@ -67,11 +72,14 @@ class Worker:
         objects: ObjectStore,
         wakeup: threading.Event | None = None,
         worker_id: str | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.objects = objects
         self.wakeup = wakeup or threading.Event()
+        # Called after each stage a task reaches (the serving process wakes its long-polls).
+        self.on_change = on_change or (lambda: None)
         self.worker_id = worker_id or f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.tmp_root = settings.data_dir / "tmp"
         self.tmp_dir = self.tmp_root / self.worker_id
@@ -158,7 +166,12 @@ class Worker:
                 self.wakeup.wait(self.settings.worker_poll_s)
                 self.wakeup.clear()
                 continue
-            self._run(job)
+            try:
+                self._run(job)
+            except Exception:
+                # Only a refused bookkeeping write gets here: the slot lives on, and the task
+                # goes back to pending once its lease runs out.
+                log.exception("task %s: could not record how it ended", job.task.task_id)
 
     def _claim(self) -> Job | None:
         # Claims pass each other on PostgreSQL (row locks); consuming faults rewrites shared
@@ -195,7 +208,8 @@ class Worker:
             self._fail(job, failure)
         except Exception as exc:
             log.exception("task %s: unexpected error", task_id)
-            self._fail(job, TaskFailed(TRANSCODE_FAILED, f"transcoding failed: {exc}"))
+            stage, data_dir = job.task.status, self.settings.data_dir
+            self._fail(job, _as_failure(exc, stage=stage, data_dir=data_dir))
         finally:
             job.done.set()
             beat.join(timeout=5)
@@ -210,22 +224,22 @@ class Worker:
             task, workdir=job.workdir, objects=self.objects, settings=self.settings
         )
         self._check(job)
-        source = probe(source_path)
-        logo_path = fetch_logo(
-            task, workdir=job.workdir, objects=self.objects, settings=self.settings
-        )
+        with Probing(source_path) as probing:  # the logo downloads while ffprobe loads
+            try:
+                logo_path = fetch_logo(
+                    task, workdir=job.workdir, objects=self.objects, settings=self.settings
+                )
+            except TaskFailed:
+                probing.result()  # an input that is no video fails first, as it did before
+                raise
+            source = probing.result()
         self._advance(
             job, "running", src_bitrate=source.bitrate_kbps, media={"source": _media(source)}
         )
         self._hold(job, "running")
         self._meet_faults(job, "running")
-        output = self._transcode(job, source_path, source, logo_path)
-        finished = command.finish(output)  # measure, then encrypt / fix HLS master bandwidths
-        self._check(job)
-        self._advance(job, "uploading")
-        self._hold(job, "uploading")
-        self._meet_faults(job, "uploading")
-        keys = self._upload(job, output)
+        output, stderr_tail = self._transcode(job, source_path, source, logo_path)
+        finished, keys = self._finish_and_upload(job, output, stderr_tail)
         result = finished.info
         groups = [
             group.to_json(lambda path: _object_key(task, output, path)) for group in finished.groups
@@ -246,7 +260,8 @@ class Worker:
 
     def _transcode(
         self, job: Job, source_path: Path, source: MediaInfo, logo_path: Path | None
-    ) -> command.EncodePlan:
+    ) -> tuple[command.EncodePlan, str]:
+        """Run ffmpeg; the plan and ffmpeg's stderr tail (saved with the next write)."""
         task = job.task
         out_dir = job.workdir / "out"
         out_dir.mkdir()
@@ -261,7 +276,6 @@ class Worker:
             preset=self.settings.encoder_preset,
             media_key_url=f"{self.settings.api_base_url}/_emulator/media-keys/{task.task_id}",
         )
-        self._save(job, ffmpeg_command=command.describe_command(plan.args))
         elapsed = time.time() - job.task.stage_times.get("downloading", time.time())
         try:
             result = run_ffmpeg(
@@ -270,15 +284,46 @@ class Worker:
                 on_progress=lambda percent: setattr(job, "progress", percent),
                 should_cancel=lambda: self._interrupted(job),
                 timeout_s=max(1.0, self.settings.task_timeout - elapsed),
+                # Shown while ffmpeg runs; written while it loads its libraries.
+                on_started=lambda: self._save(
+                    job, ffmpeg_command=command.describe_command(plan.args)
+                ),
             )
         except FfmpegFailed as failure:
             self._save(job, stderr_tail=failure.stderr_tail)
             raise
-        self._save(job, stderr_tail=result.stderr_tail)
         self._check(job)
-        return plan
+        return plan, result.stderr_tail
+
+    def _finish_and_upload(
+        self, job: Job, plan: command.EncodePlan, stderr_tail: str
+    ) -> tuple[command.Finished, list[str]]:
+        """Measure the output (ffprobe: ~60 ms, mostly loading its libraries) while uploading it.
+
+        When finish() rewrites files (HLS master bandwidths, AES-128) the upload waits for it.
+        Otherwise ffprobe starts first and the bookkeeping and upload run while it loads; a
+        failed measurement still wins over a failed upload, as when it ran first.
+        """
+        if command.rewrites_outputs(plan):
+            self._save(job, stderr_tail=stderr_tail)
+            finished = command.finish(plan)
+            self._check(job)
+            return finished, self._upload(job, plan)
+        with Probing(plan.output) as measuring:
+            try:
+                self._save(job, stderr_tail=stderr_tail)
+                self._check(job)
+                keys = self._upload(job, plan)
+            except TaskFailed:
+                measuring.result()
+                raise
+            return command.finish(plan, probed=measuring.result()), keys
 
     def _upload(self, job: Job, plan: command.EncodePlan) -> list[str]:
+        """The uploading stage: every written file to the task's storage; TaskFailed 2004."""
+        self._advance(job, "uploading")
+        self._hold(job, "uploading")
+        self._meet_faults(job, "uploading")
         task = job.task
         store = self.objects.client_for(
             task.storage.get("storage_ak"), task.storage.get("storage_sk")
@@ -360,21 +405,51 @@ class Worker:
             machine.transition(session, task, to, **fields)
             callbacks.enqueue(session, task)  # only when `to` is final and storage has notify
         job.task = task
+        self.on_change()
 
     def _save(self, job: Job, **fields: Any) -> None:
-        with self.db.write(concurrent=True) as session:
-            task = machine.owned(session, task_id=job.task.task_id, worker_id=self.worker_id)
-            if task is not None:
-                for key, value in fields.items():
-                    setattr(task, key, value)
-                session.add(task)
+        """Details for the task row (command, stderr); a refused write (disk full) is not fatal."""
+        try:
+            with self.db.write(concurrent=True) as session:
+                task = machine.owned(session, task_id=job.task.task_id, worker_id=self.worker_id)
+                if task is not None:
+                    for key, value in fields.items():
+                        setattr(task, key, value)
+                    session.add(task)
+        except DBAPIError as exc:
+            log.warning("task %s: could not save %s: %s", job.task.task_id, list(fields), exc.orig)
 
     def _fail(self, job: Job, failure: TaskFailed) -> None:
+        """Record the failure, retrying while the database refuses the write.
+
+        Giving up would leave the task in flight, to be requeued and run again once its lease
+        runs out, and again, for as long as the database stays unwritable.
+        """
         log.info("task %s failed: %s %s", job.task.task_id, failure.err_code, failure.message)
-        try:
-            self._advance(job, "fail", err_code=failure.err_code, err_msg=failure.message)
-        except (LostTask, TaskCancelled):
-            self._finish_cancelled(job)
+        # Temp files go first: on a full disk the database needs their room to record this.
+        shutil.rmtree(job.workdir, ignore_errors=True)
+        fields: dict[str, Any] = {"err_code": failure.err_code, "err_msg": failure.message}
+        if isinstance(failure, FfmpegFailed):  # in case _transcode's own save found no room
+            fields["stderr_tail"] = failure.stderr_tail
+        pause = 0.5
+        while True:
+            try:
+                self._advance(job, "fail", **fields)
+                return
+            except (LostTask, TaskCancelled):
+                self._finish_cancelled(job)
+                return
+            except DBAPIError as exc:
+                if self._stop.is_set():  # the next start requeues it
+                    raise
+                log.warning(
+                    "task %s: could not record its failure (%s); trying again in %.1f s",
+                    job.task.task_id,
+                    exc.orig,
+                    pause,
+                )
+            self._stop.wait(pause)
+            pause = min(pause * 2, 5.0)
 
     def _finish_cancelled(self, job: Job) -> None:
         with self.db.write() as session:
@@ -390,6 +465,22 @@ class Worker:
                 machine.transition(session, task, machine.PENDING, worker_id=None, progress=0)
             elif task is not None:
                 machine.remove(session, task_id=task.task_id)
+
+
+_DOING = {"downloading": "fetching the input", "running": "transcoding", "uploading": "uploading"}
+
+
+def _as_failure(exc: Exception, *, stage: str, data_dir: Path) -> TaskFailed:
+    """An unexpected error as a one-line 2003, saying plainly when the disk or database was full."""
+    doing = _DOING.get(stage, stage)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return TaskFailed(
+            TRANSCODE_FAILED, f"no space left in the data dir {data_dir} while {doing}"
+        )
+    if isinstance(exc, DBAPIError):  # str(exc) would carry the SQL and its parameters
+        reason = " ".join(str(exc.orig).split())
+        return TaskFailed(TRANSCODE_FAILED, f"database error while {doing}: {reason}")
+    return TaskFailed(TRANSCODE_FAILED, f"transcoding failed: {exc}")
 
 
 def _object_key(task: Task, plan: command.EncodePlan, path: Path) -> str:

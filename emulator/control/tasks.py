@@ -71,7 +71,7 @@ async def wait_task(
     """
     until = inspection.statuses(status)
     task, reached = await inspection.wait(
-        db=ctx.db, task_id=task_id, until=until, timeout_s=timeout
+        db=ctx.db, task_id=task_id, until=until, timeout_s=timeout, changes=ctx.task_changes
     )
     return JSONResponse(
         task_view(task, ctx.presign), headers={WAIT_HEADER: "reached" if reached else "timeout"}

@@ -45,6 +45,7 @@ __all__ = [
     "build_plan",
     "describe_command",
     "finish",
+    "rewrites_outputs",
     "written_files",
 ]
 
@@ -199,11 +200,12 @@ def written_files(plan: EncodePlan) -> list[Path]:
     return files
 
 
-def finish(plan: EncodePlan) -> Finished:
+def finish(plan: EncodePlan, *, probed: MediaInfo | None = None) -> Finished:
     """After a successful run: measure, set HLS master bandwidths, encrypt; the output groups.
 
     A ladder's info is its first rendition's picture with the size and bitrate of the whole
-    ladder (every segment of every rendition).
+    ladder (every segment of every rendition). `probed` is probe(plan.output) when the caller
+    ran it already (for a plan that finish() does not rewrite, see rewrites_outputs).
     """
     package = plan.packaging
     if package.master:
@@ -217,7 +219,7 @@ def finish(plan: EncodePlan) -> Finished:
         bitrate = size * 8 / first.duration / 1000 if first.duration > 0 else 0.0
         info = replace(first, size=size, bitrate_kbps=bitrate, format_name="hls")
     else:
-        info = probe(plan.output)
+        info = probed or probe(plan.output)
     renditions = packaging.rendition_outputs(package, plan.output)
     if not renditions:
         renditions = [{"resolution": f"{info.width}x{info.height}", "bitrate": info.bitrate_kbps}]
@@ -240,6 +242,15 @@ def finish(plan: EncodePlan) -> Finished:
         snapshots = thumbnails.written(plan.out_dir, plan.basename)
         groups.append(OutputGroup(format="jpg", output=snapshots[0], files=tuple(snapshots)))
     return Finished(info=info, groups=tuple(groups))
+
+
+def rewrites_outputs(plan: EncodePlan) -> bool:
+    """Whether finish() changes files (HLS master bandwidths, AES-128 segments).
+
+    Otherwise the files are final once ffmpeg exits: the worker uploads them while ffprobe
+    measures the main output.
+    """
+    return plan.packaging.master or plan.encryption is not None
 
 
 def describe_command(args: list[str]) -> str:

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 from emulator.errors import INPUT_NOT_VIDEO, TaskFailed
@@ -45,7 +46,41 @@ class MediaInfo:
 
 def probe(path: Path) -> MediaInfo:
     """Probe `path` (a media file or a local HLS playlist); TaskFailed 2002 unless it is a video."""
-    report = _ffprobe(path)
+    with Probing(path) as probing:
+        return probing.result()
+
+
+class Probing:
+    """probe() whose ffprobe starts now and is collected later.
+
+    ffprobe spends ~60 ms loading its libraries before it reads anything: work the caller does
+    meanwhile (bookkeeping, an upload of the same file) costs no extra time. Use it as a context
+    manager, so the process never outlives its owner.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._deadline = monotonic() + PROBE_TIMEOUT_S
+        self._process = _spawn(path)
+        self._info: MediaInfo | None = None
+
+    def result(self) -> MediaInfo:
+        """What probe() returns (TaskFailed 2002 the same way); waits for ffprobe once."""
+        if self._info is None:
+            timeout = max(0.0, self._deadline - monotonic())
+            self._info = _media_info(self.path, _collect(self._process, timeout))
+        return self._info
+
+    def __enter__(self) -> Probing:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.communicate()
+
+
+def _media_info(path: Path, report: dict[str, Any]) -> MediaInfo:
     fmt: dict[str, Any] = report.get("format", {})
     streams: list[dict[str, Any]] = report.get("streams", [])
     format_name = str(fmt.get("format_name", ""))
@@ -179,30 +214,44 @@ def _fill(pattern: str, values: dict[str, str], number: int, time: int) -> str:
 
 
 def _ffprobe(path: Path, what: list[str] | None = None) -> dict[str, Any]:
+    process = _spawn(path, what)
+    try:
+        return _collect(process, PROBE_TIMEOUT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def _spawn(path: Path, what: list[str] | None = None) -> subprocess.Popen[str]:
     args = ["ffprobe", "-v", "error", "-print_format", "json"]
     args += what if what is not None else ["-show_format", "-show_streams"]
     if path.suffix.lower() in (".m3u8", ".mpd"):
         # Segments of a local playlist are local files; refuse anything that would go online.
         args += ["-protocol_whitelist", "file,crypto"]
+    return subprocess.Popen(
+        [*args, str(path.resolve())],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+    )
+
+
+def _collect(process: subprocess.Popen[str], timeout_s: float) -> dict[str, Any]:
+    """ffprobe's JSON report; TaskFailed 2002 when it fails or runs out of time."""
     try:
-        done = subprocess.run(
-            [*args, str(path.resolve())],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=PROBE_TIMEOUT_S,
-            check=False,
-        )
+        stdout, stderr = process.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         raise TaskFailed(
             INPUT_NOT_VIDEO,
             f"input is not a decodable video: ffprobe took over {PROBE_TIMEOUT_S:g} s",
         ) from None
-    if done.returncode != 0:
-        first = next((line for line in done.stderr.splitlines() if line.strip()), "unreadable")
+    if process.returncode != 0:
+        first = next((line for line in stderr.splitlines() if line.strip()), "unreadable")
         raise TaskFailed(INPUT_NOT_VIDEO, f"input is not a decodable video: {first.strip()}")
-    report: dict[str, Any] = json.loads(done.stdout or "{}")
+    report: dict[str, Any] = json.loads(stdout or "{}")
     return report
 
 

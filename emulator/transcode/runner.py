@@ -19,6 +19,7 @@ PROGRESS_INTERVAL_S = 0.45  # "about every 0.5 s" with the default poll interval
 
 # ffmpeg prefixes component messages with "[name @ 0x55d1657b1800] "; the address is noise.
 _ADDRESS = re.compile(r" @ 0x[0-9a-f]+\]")
+_NO_SPACE = "No space left on device"  # strerror(ENOSPC), as ffmpeg prints it
 # Lines that only say "something above went wrong".
 _BOILERPLATE = ("Conversion failed!", "Last message repeated", "Error initializing output stream")
 
@@ -96,10 +97,12 @@ def run_ffmpeg(
     should_cancel: Callable[[], bool] | None = None,
     timeout_s: float | None = None,
     poll_interval_s: float = 0.5,
+    on_started: Callable[[], None] | None = None,
 ) -> RunResult:
     """Run `args` (argv, with `-progress pipe:1` for progress) until it exits, is cancelled or
     runs out of time.
 
+    on_started runs once ffmpeg is spawned (bookkeeping overlaps its ~60 ms of library loading).
     on_progress gets a non-decreasing percent (0-100) at most every 0.5 s and 100 at the end.
     Raises TaskCancelled when should_cancel() turns true, TaskFailed 2006 past timeout_s,
     FfmpegFailed (2003) on a non-zero exit. The process never outlives this call.
@@ -111,8 +114,16 @@ def run_ffmpeg(
     assert process.stdout is not None and process.stderr is not None
     progress, tail = _Progress(process.stdout), _Tail(process.stderr)
     reporter = _Reporter(on_progress, duration_s)
+    # A blocking waitpid on its own thread notices the exit at once; Popen.wait(timeout) polls
+    # with sleeps of up to 50 ms.
+    reaper = threading.Thread(target=process.wait, daemon=True)
+    reaper.start()
     try:
-        returncode = _wait(process, progress, reporter, should_cancel, timeout_s, poll_interval_s)
+        if on_started is not None:
+            on_started()
+        returncode = _wait(
+            process, reaper, progress, reporter, should_cancel, timeout_s, poll_interval_s
+        )
     finally:
         if process.poll() is None:
             process.kill()
@@ -134,6 +145,7 @@ def run_ffmpeg(
 
 def _wait(
     process: subprocess.Popen[bytes],
+    reaper: threading.Thread,
     progress: _Progress,
     reporter: _Reporter,
     should_cancel: Callable[[], bool] | None,
@@ -142,10 +154,10 @@ def _wait(
 ) -> int:
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     while True:
-        try:
-            return process.wait(timeout=poll_interval_s)
-        except subprocess.TimeoutExpired:
-            pass
+        reaper.join(timeout=poll_interval_s)
+        if not reaper.is_alive():
+            assert process.returncode is not None
+            return process.returncode
         reporter.report(progress.out_time_s)
         if should_cancel is not None and should_cancel():
             # The output is thrown away: no need to let ffmpeg flush (slow presets take seconds).
@@ -180,6 +192,10 @@ class _Reporter:
 
 
 def _reason(stderr_tail: str, returncode: int) -> str:
+    if _NO_SPACE in stderr_tail:
+        # ffmpeg says it on a line naming the temp file ("Error closing file /…/out/x.mp4"):
+        # the client needs the cause, not our paths.
+        return "no space left on device while writing the output"
     lines = [line.strip() for line in stderr_tail.splitlines() if line.strip()]
     meaningful = [line for line in lines if not line.startswith(_BOILERPLATE)]
     # A component's own complaint ("[libx264] height not divisible by 2") beats the summary.

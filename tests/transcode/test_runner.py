@@ -126,3 +126,27 @@ def test_success_without_progress_stream_still_reports_100(tmp_path: Path) -> No
     assert result.returncode == 0
     assert result.stderr_tail == ""
     assert seen == [100.0]
+
+
+def test_on_started_runs_once_ffmpeg_is_spawned(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    result = run_ffmpeg(
+        realtime_encode(1, tmp_path / "started.mp4"),
+        duration_s=1,
+        on_started=lambda: calls.append("started"),
+    )
+
+    assert (result.returncode, calls) == (0, ["started"])
+
+
+def test_a_failing_on_started_leaves_no_ffmpeg_behind(tmp_path: Path) -> None:
+    output = tmp_path / "never-finished.mp4"
+
+    def refuse() -> None:
+        raise RuntimeError("bookkeeping failed")
+
+    with pytest.raises(RuntimeError, match="bookkeeping failed"):
+        run_ffmpeg(realtime_encode(30, output), duration_s=30, on_started=refuse)
+
+    assert not running_with(output)
