@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck setup ffmpeg tools browser bench clean
+.PHONY: run test lint typecheck setup bytecode ffmpeg tools browser bench clean
 
 run: setup
 	$(BIN)/transcode-emulator serve
@@ -18,7 +18,12 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-setup: $(STAMP) ffmpeg tools browser
+setup: $(STAMP) bytecode ffmpeg tools browser
+
+# Compiled once here, so every start reads bytecode even where PYTHONDONTWRITEBYTECODE is set
+# (an editable install is not compiled by pip); files already up to date are skipped.
+bytecode: $(STAMP)
+	@$(BIN)/python -m compileall -q emulator migrations >/dev/null
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \

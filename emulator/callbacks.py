@@ -15,9 +15,8 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
@@ -27,6 +26,9 @@ from emulator.db.models import CallbackDelivery, Task
 from emulator.db.tasks import FINAL
 from emulator.v1.views import callback_item
 from emulator.worker_io import private_address, tls_context
+
+if TYPE_CHECKING:  # imported on first use: importing httpx costs start-up ~70 ms
+    import httpx
 
 log = logging.getLogger("emulator.callbacks")
 
@@ -105,6 +107,8 @@ def post(
     client: httpx.Client, delivery: CallbackDelivery, *, block_private: bool = False
 ) -> tuple[dict[str, Any], bool]:
     """One attempt: ({time, status_code, latency_ms, error}, delivered?)."""
+    import httpx
+
     started, clock = time.time(), time.monotonic()
     status_code: int | None = None
     refused = private_address(delivery.url) if block_private else None
@@ -209,6 +213,8 @@ class Deliverer:
 
     def _http(self) -> httpx.Client:
         """Made for the first delivery: loading the CA bundle takes ~25 ms start-up needn't wait."""
+        import httpx
+
         with self._client_lock:
             if self._client is None:
                 self._client = httpx.Client(

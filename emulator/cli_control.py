@@ -6,12 +6,12 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from emulator.control_client import ControlClient
 from emulator.errors import ApiError
+
+if TYPE_CHECKING:  # imported when a command runs: `serve` starts without httpx's import
+    from emulator.control_client import ControlClient
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -61,6 +61,7 @@ def _target_flags(parser: argparse.ArgumentParser, *, nested: bool = False) -> N
 
 def _control(args: argparse.Namespace) -> ControlClient:
     from emulator.config import Settings
+    from emulator.control_client import ControlClient
 
     settings = Settings() if not (args.url and args.token) else None
     url = args.url or (settings.api_base_url if settings else DEFAULT_URL)
@@ -70,6 +71,8 @@ def _control(args: argparse.Namespace) -> ControlClient:
 
 def _guarded(run: Any) -> Any:
     def wrapped(args: argparse.Namespace) -> int:
+        import httpx
+
         try:
             return int(run(args))
         except ApiError as exc:

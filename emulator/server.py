@@ -6,7 +6,6 @@ import socket
 import threading
 import time
 
-import httpx
 import uvicorn
 
 from emulator.app import create_app
@@ -44,6 +43,8 @@ class EmulatorServer:
         return self.settings.api_base_url
 
     def start(self, timeout_s: float = 30) -> EmulatorServer:
+        import httpx  # not at import: `serve` imports this module for free_port
+
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

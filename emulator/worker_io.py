@@ -9,15 +9,17 @@ import socket
 import ssl
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import httpx
 
 from emulator.config import Settings
 from emulator.db.models import Task
 from emulator.errors import INPUT_DOWNLOAD_FAILED, LOGO_FETCH_FAILED, TaskFailed
 from emulator.objectstore import ObjectStore, ObjectStoreError, ObjectTooLarge
 from emulator.objectstore_urls import parse_object_url
+
+if TYPE_CHECKING:  # imported on first use: importing httpx costs start-up ~70 ms
+    import httpx
 
 MAX_REDIRECTS = 5
 MAX_LOGO_BYTES = 16 * 1024 * 1024
@@ -152,6 +154,8 @@ def private_address(url: str) -> str | None:
 def tls_context() -> ssl.SSLContext:
     """httpx's default verification, built once for every client (downloads, callbacks):
     loading the CA bundle takes ~25 ms, longer than downloading a small nearby input."""
+    import httpx
+
     return httpx.create_ssl_context()
 
 
@@ -176,6 +180,8 @@ def download_http(
     block_private: bool = False,
 ) -> int:
     """Stream `url` to `target`, following at most 5 http(s) redirects, within size and time."""
+    import httpx
+
     deadline = time.monotonic() + timeout_s
     written = 0
     hooks = {"request": [_refuse_private]} if block_private else {}
