@@ -8,7 +8,8 @@ import hashlib
 import hmac
 import threading
 import time
-from collections import OrderedDict
+from array import array
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -95,12 +96,18 @@ class NonceCache:
     """Nonces seen within the skew window; bounded in size and time.
 
     In this process's memory, unless `share_through(db)` moved them to the database's nonces
-    table (PostgreSQL: several API nodes, where a replay may reach any of them).
+    table (PostgreSQL: several API nodes, where a replay may reach any of them). In memory a
+    nonce is kept as a 64-bit digest: in a set (is it a replay?) and in an array per second of
+    arrival (which to forget when), about 80 bytes instead of 200 for the string in an
+    ordered dict. A client that sends a fresh nonce with every request fills the cap within
+    minutes, and the soak test holds memory to what the first minute used. A digest
+    collision (odds about 1 in 10^9 at the cap) would refuse one request as a replay.
     """
 
     def __init__(self, window_s: float) -> None:
         self._window_s = window_s
-        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._seen: set[int] = set()
+        self._by_second: deque[tuple[int, array[int]]] = deque()
         self._lock = threading.Lock()
         self._shared: SharedNonces | None = None
 
@@ -111,23 +118,35 @@ class NonceCache:
         """False when the nonce was seen within the window (a replay)."""
         if self._shared is not None:
             return self._shared.check_and_add(nonce)
+        digest = int.from_bytes(hashlib.blake2b(nonce.encode(), digest_size=8).digest(), "big")
         now = time.monotonic()
         with self._lock:
-            while self._seen and (
-                next(iter(self._seen.values())) < now - self._window_s
-                or len(self._seen) >= NONCE_CACHE_MAX
-            ):
-                self._seen.popitem(last=False)
-            if nonce in self._seen:
+            self._expire(now)
+            if digest in self._seen:
                 return False
-            self._seen[nonce] = now
+            self._seen.add(digest)
+            second = int(now)
+            if not self._by_second or self._by_second[-1][0] != second:
+                self._by_second.append((second, array("Q")))
+            self._by_second[-1][1].append(digest)
             return True
+
+    def _expire(self, now: float) -> None:
+        """Forget the seconds that left the window; at the cap, the oldest seconds first (never
+        the current one: a second holds what one second of requests can send)."""
+        while self._by_second and (
+            self._by_second[0][0] + 1 <= now - self._window_s
+            or (len(self._seen) >= NONCE_CACHE_MAX and len(self._by_second) > 1)
+        ):
+            _, digests = self._by_second.popleft()
+            self._seen.difference_update(digests)
 
     def clear(self) -> None:
         if self._shared is not None:
             self._shared.clear()
         with self._lock:
             self._seen.clear()
+            self._by_second.clear()
 
 
 NONCES = sa.Table(  # migration 0004
