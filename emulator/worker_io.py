@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import ipaddress
 import socket
 import ssl
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -72,40 +74,19 @@ def _fetch(
     what: str,
 ) -> None:
     """Download `url` to `target`; a full disk fails the task with one plain line."""
-    try:
-        _download(
-            url,
-            target,
-            task=task,
-            objects=objects,
-            settings=settings,
-            max_bytes=max_bytes,
-            err_code=err_code,
-            what=what,
-        )
-    except OSError as exc:
-        if exc.errno != errno.ENOSPC:
-            raise
-        raise TaskFailed(
-            err_code,
-            f"no space left in the data dir {settings.data_dir} while downloading the {what} "
-            f"({url})",
-        ) from None
-
-
-def _download(
-    url: str,
-    target: Path,
-    *,
-    task: Task,
-    objects: ObjectStore,
-    settings: Settings,
-    max_bytes: int,
-    err_code: int,
-    what: str,
-) -> None:
-    located = parse_object_url(url)
-    if located:
+    with _disk_full_fails(err_code, f"downloading the {what} ({url})", settings.data_dir):
+        located = parse_object_url(url)
+        if located is None:
+            download_http(
+                url,
+                target,
+                max_bytes=max_bytes,
+                timeout_s=settings.input_timeout_s,
+                err_code=err_code,
+                what=what,
+                block_private=settings.block_private_networks == "on",
+            )
+            return
         bucket, key = located
         store = objects
         if bucket == task.storage.get("bucket"):  # the storage's own bucket: its own keys
@@ -118,16 +99,18 @@ def _download(
             raise TaskFailed(err_code, f"{what} {url} is larger than {max_bytes} bytes") from None
         except ObjectStoreError as exc:
             raise TaskFailed(err_code, f"{what} download failed: {exc.message}") from None
-        return
-    download_http(
-        url,
-        target,
-        max_bytes=max_bytes,
-        timeout_s=settings.input_timeout_s,
-        err_code=err_code,
-        what=what,
-        block_private=settings.block_private_networks == "on",
-    )
+
+
+@contextlib.contextmanager
+def _disk_full_fails(err_code: int, doing: str, data_dir: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        raise TaskFailed(
+            err_code, f"no space left in the data dir {data_dir} while {doing}"
+        ) from None
 
 
 def private_address(url: str) -> str | None:
