@@ -336,9 +336,8 @@ class Worker:
             try:
                 store.upload_file(path, bucket, key)
             except ObjectStoreError as exc:
-                raise TaskFailed(
-                    UPLOAD_FAILED, f"upload to s3://{bucket}/{key} failed: {exc.message}"
-                ) from None
+                # The store's messages start with the object's s3:// URL.
+                raise TaskFailed(UPLOAD_FAILED, f"upload failed: {exc.message}") from None
             keys.append(key)
         return keys
 

@@ -115,7 +115,7 @@ def test_s3_unreachable_during_upload_fails_2004_and_later_tasks_succeed(
             before = s3_proxy.connections
         failed = api.wait_for_task(task_id, timeout=120)
         assert (failed.status, failed.err_code) == ("fail", 2004), failed
-        assert failed.err_msg.startswith("upload to s3://out/a.mp4 failed: "), failed.err_msg
+        assert failed.err_msg.startswith("upload failed: s3://out/a.mp4: "), failed.err_msg
         assert f"S3 endpoint {s3_proxy.url} unreachable (3 tries in " in failed.err_msg
         # botocore's own retries inside each of our three tries
         assert s3_proxy.connections - before > 3
