@@ -237,7 +237,13 @@ class _RowReader:
         self.statement: Select[Any] = select(table).where(key == bindparam("key"))
         columns = ", ".join(f'"{name}"' for name in self.names)
         self.sql = f'SELECT {columns} FROM "{table.name}" WHERE "{key.name}" = ?'
-        self.processors = [_result_processor(column.type, dialect) for column in table.columns]
+        # For raw sqlite3 rows only: other backends read through SQLAlchemy, which converts
+        # (and some of their processors need the cursor's column types, unknown here).
+        self.processors = (
+            [_result_processor(column.type, dialect) for column in table.columns]
+            if dialect.name == "sqlite"
+            else []
+        )
 
     def build(self, model: type[M], row: tuple[Any, ...]) -> M:
         """The model from a raw DB-API row (SQLAlchemy's own results are converted already)."""
