@@ -38,7 +38,7 @@ from emulator.services import faults, holds
 from emulator.transcode import command
 from emulator.transcode.probe import MediaInfo, Probing
 from emulator.transcode.runner import FfmpegFailed, run_ffmpeg
-from emulator.worker_io import fetch_input, fetch_logo
+from emulator.worker_io import disk_full, fetch_input, fetch_logo
 
 log = logging.getLogger("emulator.worker")
 
@@ -473,9 +473,7 @@ def _as_failure(exc: Exception, *, stage: str, data_dir: Path) -> TaskFailed:
     """An unexpected error as a one-line 2003, saying plainly when the disk or database was full."""
     doing = _DOING.get(stage, stage)
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return TaskFailed(
-            TRANSCODE_FAILED, f"no space left in the data dir {data_dir} while {doing}"
-        )
+        return disk_full(TRANSCODE_FAILED, doing, data_dir)
     if isinstance(exc, DBAPIError):  # str(exc) would carry the SQL and its parameters
         reason = " ".join(str(exc.orig).split())
         return TaskFailed(TRANSCODE_FAILED, f"database error while {doing}: {reason}")

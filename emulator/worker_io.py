@@ -108,9 +108,12 @@ def _disk_full_fails(err_code: int, doing: str, data_dir: Path) -> Iterator[None
     except OSError as exc:
         if exc.errno != errno.ENOSPC:
             raise
-        raise TaskFailed(
-            err_code, f"no space left in the data dir {data_dir} while {doing}"
-        ) from None
+        raise disk_full(err_code, doing, data_dir) from None
+
+
+def disk_full(err_code: int, doing: str, data_dir: Path) -> TaskFailed:
+    """The one-line failure of a task whose data dir ran out of space."""
+    return TaskFailed(err_code, f"no space left in the data dir {data_dir} while {doing}")
 
 
 def private_address(url: str) -> str | None:

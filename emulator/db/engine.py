@@ -195,10 +195,9 @@ class Database:
             assert self._sqlite_path is not None
             # Used by this thread only; dispose() closes it from another.
             connection = sqlite3.connect(
-                self._sqlite_path, isolation_level=None, timeout=30, check_same_thread=False
+                self._sqlite_path, isolation_level=None, check_same_thread=False
             )
-            connection.execute("PRAGMA busy_timeout=30000")
-            connection.execute(f"PRAGMA cache_size={SQLITE_CACHE_KIB}")
+            _configure_sqlite(connection)
             self._local.connection = connection
             self._local.cache = _RowCache()
             with self._raw_lock:
@@ -267,19 +266,24 @@ def _result_processor(
     return processor
 
 
+def _configure_sqlite(connection: sqlite3.Connection) -> None:
+    """The settings of every SQLite connection: the pool's and Database.fetch's own."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode: a committed transaction survives a killed process (kill -9);
+    # only an OS crash or power cut may lose the last few (README, "Durability").
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA cache_size={SQLITE_CACHE_KIB}")
+    cursor.close()
+
+
 def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # transactions are begun by _on_begin below
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a committed transaction survives a killed process (kill -9);
-        # only an OS crash or power cut may lose the last few (README, "Durability").
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute(f"PRAGMA cache_size={SQLITE_CACHE_KIB}")
-        cursor.close()
+        _configure_sqlite(dbapi_conn)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

@@ -75,9 +75,7 @@ class Probing:
         return self
 
     def __exit__(self, *_: object) -> None:
-        if self._process.poll() is None:
-            self._process.kill()
-        self._process.communicate()
+        _reap(self._process)
 
 
 def _media_info(path: Path, report: dict[str, Any]) -> MediaInfo:
@@ -218,9 +216,7 @@ def _ffprobe(path: Path, what: list[str] | None = None) -> dict[str, Any]:
     try:
         return _collect(process, PROBE_TIMEOUT_S)
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
+        _reap(process)
 
 
 def _spawn(path: Path, what: list[str] | None = None) -> subprocess.Popen[str]:
@@ -237,6 +233,13 @@ def _spawn(path: Path, what: list[str] | None = None) -> subprocess.Popen[str]:
         text=True,
         errors="replace",
     )
+
+
+def _reap(process: subprocess.Popen[str]) -> None:
+    """Kill ffprobe if it still runs, and wait for it: no process outlives its probe."""
+    if process.poll() is None:
+        process.kill()
+    process.communicate()
 
 
 def _collect(process: subprocess.Popen[str], timeout_s: float) -> dict[str, Any]:
