@@ -85,7 +85,8 @@ def run(seconds: float, clients: int = 32, rate: float = 2.0) -> LoadResult:
             result.stats = stats
             result.lost = sum(1 for s in statuses.values() if s != "success")
             result.duplicated = len(stats.created) - len(set(stats.created))
-            result.temp_left = len(list((data / "tmp").glob("*/*")))
+            # Files only: an idle worker slot keeps one ready dir holding a FIFO (worker.Spare).
+            result.temp_left = sum(1 for p in (data / "tmp").rglob("*") if p.is_file())
         finally:
             proc.stop()
         result.locked_in_log = proc.output().count("database is locked")

@@ -5,8 +5,9 @@
 
 A heartbeat thread per task keeps its lease, writes progress and notices cancels (1 s).
 A maintenance thread requeues tasks whose worker stopped heartbeating (SPEC.md section 5).
-ffprobe of the output runs while the upload does (both only read the files); on_change wakes
-the serving process's long-polls (wait_for_task) at each stage.
+ffprobe loads its libraries while the input downloads and while ffmpeg runs, then reads the
+finished file (probe.Probing's gate); the output is measured while it uploads. on_change
+wakes the serving process's long-polls (wait_for_task) at each stage.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from emulator.services import faults, holds
 from emulator.transcode import command
 from emulator.transcode.probe import MediaInfo, Probing
 from emulator.transcode.runner import FfmpegFailed, run_ffmpeg
-from emulator.worker_io import disk_full, fetch_input, fetch_logo
+from emulator.worker_io import disk_full, fetch_input, fetch_logo, input_path
 
 log = logging.getLogger("emulator.worker")
 
@@ -55,12 +56,34 @@ class Job:
 
     task: Task
     workdir: Path
+    probing: Probing  # ffprobe for the input, loaded and waiting for it (Spare)
+    next_spare: Spare | None = None  # made once ffmpeg is done, for the slot's next task
     progress: float | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     lost: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     # Faults injected through the control API that this task meets (taken at claim).
     faults: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Spare:
+    """A temp dir whose ffprobe is loaded and waiting for the next task's input.
+
+    An idle slot keeps one ready: loading ffprobe's libraries takes ~60 ms, longer than
+    downloading a nearby input, and would otherwise delay every task by that much.
+    """
+
+    workdir: Path
+    probing: Probing
+
+    @property
+    def usable(self) -> bool:
+        return self.probing.waiting and self.workdir.is_dir()
+
+    def discard(self) -> None:
+        self.probing.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 class Worker:
@@ -156,24 +179,52 @@ class Worker:
                 log.exception("requeueing stale tasks failed; trying again in %.1f s", interval)
 
     def _slot(self) -> None:
-        while not self._stop.is_set():
-            try:
-                job = self._claim()
-            except Exception:
-                log.exception("claiming a task failed")
-                job = None
-            if job is None:
-                self.wakeup.wait(self.settings.worker_poll_s)
-                self.wakeup.clear()
-                continue
-            try:
-                self._run(job)
-            except Exception:
-                # Only a refused bookkeeping write gets here: the slot lives on, and the task
-                # goes back to pending once its lease runs out.
-                log.exception("task %s: could not record how it ended", job.task.task_id)
+        spare: Spare | None = None
+        try:
+            while not self._stop.is_set():
+                try:
+                    if spare is not None and not spare.usable:
+                        spare.discard()
+                        spare = None
+                    spare = spare or self._spare()
+                    job = self._claim(spare)
+                except Exception:
+                    log.exception("claiming a task failed")
+                    job = None
+                if job is None:
+                    self.wakeup.wait(self.settings.worker_poll_s)
+                    self.wakeup.clear()
+                    continue
+                try:
+                    self._run(job)
+                except Exception:
+                    # Only a refused bookkeeping write gets here: the slot lives on, and the
+                    # task goes back to pending once its lease runs out.
+                    log.exception("task %s: could not record how it ended", job.task.task_id)
+                finally:
+                    spare = job.next_spare
+        finally:
+            if spare is not None:
+                spare.discard()
 
-    def _claim(self) -> Job | None:
+    def _spare(self) -> Spare | None:
+        """A new Spare; None (logged) when the data dir refuses one: claims make their own."""
+        try:
+            return self._prepare()
+        except OSError:
+            log.exception("could not prepare a temp dir for the next task")
+            return None
+
+    def _prepare(self) -> Spare:
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix="task-", dir=self.tmp_dir))
+        try:
+            return Spare(workdir, Probing(input_path(workdir), gate_dir=workdir))
+        except BaseException:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+
+    def _claim(self, spare: Spare | None) -> Job | None:
         # Claims pass each other on PostgreSQL (row locks); consuming faults rewrites shared
         # state, so it gets a transaction of its own that runs alone among writers.
         with self.db.write(concurrent=True) as session:
@@ -186,9 +237,8 @@ class Worker:
                 return None
         with self.db.write() as session:
             injected = faults.take_for_task(session=session, task_id=task.task_id)
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix=f"{task.task_id}-", dir=self.tmp_dir))
-        return Job(task=task, workdir=workdir, faults=injected)
+        spare = spare or self._prepare()
+        return Job(task=task, workdir=spare.workdir, probing=spare.probing, faults=injected)
 
     # -- one task ----------------------------------------------------------------------------
 
@@ -213,6 +263,7 @@ class Worker:
         finally:
             job.done.set()
             beat.join(timeout=5)
+            job.probing.close()
             shutil.rmtree(job.workdir, ignore_errors=True)
             self.jobs.pop(task_id, None)
 
@@ -220,11 +271,11 @@ class Worker:
         task = job.task
         self._hold(job, "downloading")
         self._meet_faults(job, "downloading")
-        source_path = fetch_input(
-            task, workdir=job.workdir, objects=self.objects, settings=self.settings
-        )
-        self._check(job)
-        with Probing(source_path) as probing:  # the logo downloads while ffprobe loads
+        source_path = input_path(job.workdir)
+        with job.probing as probing:  # loaded already (Spare); reads the input once complete
+            fetch_input(task, workdir=job.workdir, objects=self.objects, settings=self.settings)
+            self._check(job)
+            probing.release()  # the logo downloads while ffprobe reads the input
             try:
                 logo_path = fetch_logo(
                     task, workdir=job.workdir, objects=self.objects, settings=self.settings
@@ -238,8 +289,8 @@ class Worker:
         )
         self._hold(job, "running")
         self._meet_faults(job, "running")
-        output, stderr_tail = self._transcode(job, source_path, source, logo_path)
-        finished, keys = self._finish_and_upload(job, output, stderr_tail)
+        output = self._plan(job, source_path, source, logo_path)
+        finished, keys = self._transcode_and_upload(job, output, source)
         result = finished.info
         groups = [
             group.to_json(lambda path: _object_key(task, output, path)) for group in finished.groups
@@ -258,24 +309,54 @@ class Worker:
             media={"source": _media(source), "output": _media(result), **media_extra},
         )
 
-    def _transcode(
+    def _plan(
         self, job: Job, source_path: Path, source: MediaInfo, logo_path: Path | None
-    ) -> tuple[command.EncodePlan, str]:
-        """Run ffmpeg; the plan and ffmpeg's stderr tail (saved with the next write)."""
+    ) -> command.EncodePlan:
         task = job.task
-        out_dir = job.workdir / "out"
+        # Named after the task, so `ps` shows which task each ffmpeg works for (the temp dir
+        # was made before the task was known: Spare).
+        out_dir = job.workdir / task.task_id
         out_dir.mkdir()
-        basename = Path(task.objkey).stem or "output"
-        plan = command.build_plan(
+        return command.build_plan(
             {**task.template.get("extra", {}), **task.template},
             input_path=source_path,
             out_dir=out_dir,
-            basename=basename,
+            basename=Path(task.objkey).stem or "output",
             source=source,
             logo_path=logo_path,
             preset=self.settings.encoder_preset,
             media_key_url=f"{self.settings.api_base_url}/_emulator/media-keys/{task.task_id}",
         )
+
+    def _transcode_and_upload(
+        self, job: Job, plan: command.EncodePlan, source: MediaInfo
+    ) -> tuple[command.Finished, list[str]]:
+        """Run ffmpeg, then measure the output (ffprobe) while uploading it.
+
+        ffprobe loads its libraries (~60 ms) beside ffmpeg and reads the output once ffmpeg has
+        finished, so the measurement takes little more than the upload. When finish() rewrites
+        files (HLS master bandwidths, AES-128) it measures them itself and the upload waits.
+        """
+        if command.rewrites_outputs(plan):
+            stderr_tail = self._transcode(job, plan, source)
+            self._save(job, stderr_tail=stderr_tail)
+            finished = command.finish(plan)
+            self._check(job)
+            return finished, self._upload(job, plan)
+        with Probing(plan.output, gate_dir=job.workdir) as measuring:
+            stderr_tail = self._transcode(job, plan, source)
+            measuring.release()
+            try:
+                self._save(job, stderr_tail=stderr_tail)
+                self._check(job)
+                keys = self._upload(job, plan)
+            except TaskFailed:
+                measuring.result()  # a failed measurement wins over a failed upload
+                raise
+            return command.finish(plan, probed=measuring.result()), keys
+
+    def _transcode(self, job: Job, plan: command.EncodePlan, source: MediaInfo) -> str:
+        """Run ffmpeg; its stderr tail (saved with the next write)."""
         elapsed = time.time() - job.task.stage_times.get("downloading", time.time())
         try:
             result = run_ffmpeg(
@@ -292,32 +373,10 @@ class Worker:
         except FfmpegFailed as failure:
             self._save(job, stderr_tail=failure.stderr_tail)
             raise
+        # The next task's ffprobe loads while this one uploads, on a CPU ffmpeg has freed.
+        job.next_spare = self._spare()
         self._check(job)
-        return plan, result.stderr_tail
-
-    def _finish_and_upload(
-        self, job: Job, plan: command.EncodePlan, stderr_tail: str
-    ) -> tuple[command.Finished, list[str]]:
-        """Measure the output (ffprobe: ~60 ms, mostly loading its libraries) while uploading it.
-
-        When finish() rewrites files (HLS master bandwidths, AES-128) the upload waits for it.
-        Otherwise ffprobe starts first and the bookkeeping and upload run while it loads; a
-        failed measurement still wins over a failed upload, as when it ran first.
-        """
-        if command.rewrites_outputs(plan):
-            self._save(job, stderr_tail=stderr_tail)
-            finished = command.finish(plan)
-            self._check(job)
-            return finished, self._upload(job, plan)
-        with Probing(plan.output) as measuring:
-            try:
-                self._save(job, stderr_tail=stderr_tail)
-                self._check(job)
-                keys = self._upload(job, plan)
-            except TaskFailed:
-                measuring.result()
-                raise
-            return command.finish(plan, probed=measuring.result()), keys
+        return result.stderr_tail
 
     def _upload(self, job: Job, plan: command.EncodePlan) -> list[str]:
         """The uploading stage: every written file to the task's storage; TaskFailed 2004."""
@@ -426,6 +485,7 @@ class Worker:
         """
         log.info("task %s failed: %s %s", job.task.task_id, failure.err_code, failure.message)
         # Temp files go first: on a full disk the database needs their room to record this.
+        job.probing.close()
         shutil.rmtree(job.workdir, ignore_errors=True)
         fields: dict[str, Any] = {"err_code": failure.err_code, "err_msg": failure.message}
         if isinstance(failure, FfmpegFailed):  # in case _transcode's own save found no room

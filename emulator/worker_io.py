@@ -27,8 +27,13 @@ MAX_REDIRECTS = 5
 MAX_LOGO_BYTES = 16 * 1024 * 1024
 
 
+def input_path(workdir: Path) -> Path:
+    """Where fetch_input() puts a task's input."""
+    return workdir / "input"
+
+
 def fetch_input(task: Task, *, workdir: Path, objects: ObjectStore, settings: Settings) -> Path:
-    target = workdir / "input"
+    target = input_path(workdir)
     _fetch(
         task.input,
         target,

@@ -76,6 +76,12 @@ def clip_url(s3: Any, clip: Path) -> str:
     return "s3://inputs/clip.mp4"
 
 
+def temp_files(data_dir: Path) -> list[Path]:
+    """Files left in the workers' temp dirs. An idle slot keeps one dir ready for its next
+    task, holding only the FIFO its waiting ffprobe writes to (worker.Spare): no files."""
+    return [path for path in (data_dir / "tmp").rglob("*") if path.is_file()]
+
+
 def wait_for(api: TranscodeClient, task_id: str, timeout_s: float = 60, until: Any = None) -> dict:
     """Poll query_task until the task is final (or `until(data)` holds)."""
     import time

@@ -23,7 +23,7 @@ from emulator.db.engine import Database
 from emulator.db.models import Task
 from emulator.server import free_port
 from emulator.transcode.clips import make_clip
-from tests.conftest import wait_for
+from tests.conftest import temp_files, wait_for
 from tests.processes import Proc, serve, wait_healthy, worker
 
 pytestmark = pytest.mark.slow
@@ -151,7 +151,7 @@ def test_kill9_mid_task_recovers_and_keeps_objects(tmp_path: Path) -> None:
         assert httpx.get(again["output_url"]).status_code == 200  # output survived kill -9 too
     (task,) = tasks_in(data)
     assert task.attempts == 2
-    assert list((data / "tmp").glob("*/*")) == []
+    assert temp_files(data) == []
 
 
 def test_two_worker_processes_share_one_queue(tmp_path: Path) -> None:

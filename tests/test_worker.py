@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +18,7 @@ from emulator.client import TranscodeClient
 from emulator.server import EmulatorServer
 from emulator.services import holds, templates
 from emulator.transcode.clips import make_clip, make_logo
-from tests.conftest import wait_for
+from tests.conftest import temp_files, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -277,7 +281,7 @@ def test_stage_hold_and_cancel_while_running(
     while worker.jobs and __import__("time").monotonic() < deadline:
         __import__("time").sleep(0.05)
     assert not worker.jobs
-    assert list((emulator.settings.data_dir / "tmp").glob("*/*")) == []
+    assert temp_files(emulator.settings.data_dir) == []
     assert (
         api.call("GET", "/api/list_task", {"start_time": 1_000_000_000, "end_time": 9_999_999_999})[
             "total"
@@ -291,3 +295,40 @@ def test_del_finished_task(api: TranscodeClient, storage_id: str, clip_url: str)
     api.call("DELETE", "/api/del_task", {"task_id": data["task_id"]})
     with pytest.raises(Exception, match="does not exist"):
         api.call("GET", "/api/query_task", {"task_id": data["task_id"]})
+
+
+def waiting_ffprobes(data_dir: Path) -> list[int]:
+    """ffprobe processes gated on a FIFO in a worker temp dir (worker.Spare, probe.Probing)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv[0].endswith(b"ffprobe") and b"-o" in argv and str(data_dir).encode() in argv[-2]:
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.mark.skipif(not shutil.which("setpriv"), reason="spares are loaded early with setpriv")
+def test_idle_slots_keep_a_loaded_ffprobe_and_replace_a_killed_one(
+    api: TranscodeClient, storage_id: str, clip_url: str, emulator: EmulatorServer
+) -> None:
+    """Each idle slot holds a spare ffprobe that the next task's input probe uses; one that
+    died meanwhile is replaced, never read as a failed probe (2002)."""
+    data_dir = emulator.settings.data_dir
+    deadline = time.monotonic() + 5
+    while len(waiting_ffprobes(data_dir)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    spares = waiting_ffprobes(data_dir)
+    assert len(spares) == 2  # worker_concurrency 2
+    for pid in spares:
+        os.kill(pid, signal.SIGKILL)
+    data = run_task(api, storage_id, clip_url, "480p", output="out/after-kill.mp4")
+    assert (data["status"], data["err_code"]) == ("success", 0)
+    assert data["src_bitrate"] > 0
+    deadline = time.monotonic() + 5
+    while len(waiting_ffprobes(data_dir)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(waiting_ffprobes(data_dir)) == 2
+    assert temp_files(data_dir) == []

@@ -12,7 +12,7 @@ from emulator.client import TranscodeClient
 from emulator.errors import EmptyResult
 from emulator.server import EmulatorServer
 from emulator.transcode.clips import make_clip
-from tests.conftest import make_settings, wait_for
+from tests.conftest import make_settings, temp_files, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +63,9 @@ def test_progress_is_visible_while_running_and_cancel_stops_ffmpeg(
     while ffmpeg_running_for(task_id) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not ffmpeg_running_for(task_id)
-    tmp = emulator.settings.data_dir / "tmp"
-    while any(tmp.glob("*/*")) and time.monotonic() < deadline + 3:
+    while temp_files(emulator.settings.data_dir) and time.monotonic() < deadline + 3:
         time.sleep(0.05)
-    assert list(tmp.glob("*/*")) == []
+    assert temp_files(emulator.settings.data_dir) == []
 
 
 def test_time_limit_is_2006(tmp_path: Path, slow_clip: Path, emulator: EmulatorServer) -> None:

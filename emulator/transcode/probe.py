@@ -5,9 +5,14 @@ Also lists the local files an HLS playlist (master or media) or a DASH MPD refer
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import select
+import shutil
 import subprocess
+import uuid
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from fractions import Fraction
@@ -22,6 +27,10 @@ PROBE_TIMEOUT_S = 60.0
 # Demuxers that report a "video" stream for things that are not videos: `tty` claims any
 # long enough .txt file as ANSI art, image demuxers give one frame with no timeline.
 _NOT_VIDEO_FORMATS = ("tty", "image2")
+
+# util-linux's setpriv (Linux; Debian always has it) makes the kernel kill a gated ffprobe when
+# the thread that started it ends. Without it, Probing's gate waits to start ffprobe instead.
+_LIFELINE = ("setpriv", "--pdeathsig", "KILL", "--") if shutil.which("setpriv") else ()
 
 
 @dataclass(frozen=True)
@@ -53,29 +62,95 @@ def probe(path: Path) -> MediaInfo:
 class Probing:
     """probe() whose ffprobe starts now and is collected later.
 
-    ffprobe spends ~60 ms loading its libraries before it reads anything: work the caller does
-    meanwhile (bookkeeping, an upload of the same file) costs no extra time. Use it as a context
-    manager, so the process never outlives its owner.
+    ffprobe spends ~60 ms loading its libraries before it reads anything (this machine's
+    ffmpeg links ~215 of them and binds every symbol at load). Work the caller does meanwhile
+    costs no extra time. With `gate_dir`, the file need not be complete yet: ffprobe loads its
+    libraries, then waits until release() before it opens `path` (see _spawn). Use it as a
+    context manager, so the process never outlives its owner.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, gate_dir: Path | None = None) -> None:
         self.path = path
         self._deadline = monotonic() + PROBE_TIMEOUT_S
-        self._process = _spawn(path)
+        self._gate: Path | None = None
+        self._report: int | None = None  # our end of the gate, once released
         self._info: MediaInfo | None = None
+        self._closed = False
+        self._process: subprocess.Popen[str] | None = None
+        if gate_dir is None:
+            self._process = _spawn(path)
+        elif _LIFELINE:  # else ffprobe starts at release(), as it would without a gate
+            self._gate = gate_dir / f"probe-{uuid.uuid4().hex[:12]}.json"
+            os.mkfifo(self._gate, 0o600)
+            # A gated ffprobe whose owner died would wait for its gate forever: killed instead.
+            self._process = _spawn(path, report_to=self._gate, prefix=_LIFELINE)
+
+    def release(self) -> None:
+        """`path` is complete: let a gated ffprobe read it (the time limit starts now)."""
+        if self._process is None:
+            self._deadline = monotonic() + PROBE_TIMEOUT_S
+            self._process = _spawn(self.path)
+        elif self._gate is not None and self._report is None:
+            self._deadline = monotonic() + PROBE_TIMEOUT_S
+            # Opening the reading end unblocks ffprobe's open of its report (-o): non-blocking,
+            # so this returns even if ffprobe has not got that far, or has died.
+            self._report = os.open(self._gate, os.O_RDONLY | os.O_NONBLOCK)
 
     def result(self) -> MediaInfo:
         """What probe() returns (TaskFailed 2002 the same way); waits for ffprobe once."""
         if self._info is None:
+            self.release()
+            assert self._process is not None
+            report = None
+            if self._report is not None:
+                report = _read_gate(self._report, self._process, self._deadline)
             timeout = max(0.0, self._deadline - monotonic())
-            self._info = _media_info(self.path, _collect(self._process, timeout))
+            self._info = _media_info(self.path, _collect(self._process, timeout, report))
         return self._info
+
+    @property
+    def waiting(self) -> bool:
+        """Not released yet, and any ffprobe already started is alive (a killed one is not)."""
+        alive = self._process is None or self._process.poll() is None
+        return self._report is None and not self._closed and alive
+
+    def close(self) -> None:
+        """Stop ffprobe if it still runs, and remove the gate; calling it again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._process is not None:
+            _reap(self._process)
+        if self._report is not None:
+            os.close(self._report)
+        if self._gate is not None:
+            self._gate.unlink(missing_ok=True)
 
     def __enter__(self) -> Probing:
         return self
 
     def __exit__(self, *_: object) -> None:
-        _reap(self._process)
+        self.close()
+
+
+def _read_gate(fd: int, process: subprocess.Popen[str], deadline: float) -> str:
+    """Everything a gated ffprobe writes to its report, until it closes it or exits."""
+    chunks = []
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while monotonic() < deadline:
+        # Readable: data, or end of file once ffprobe has opened and closed its end. Before
+        # ffprobe opens it, the FIFO reports nothing: the short wait then checks on ffprobe.
+        if poller.poll(50):
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        elif process.poll() is not None:
+            with contextlib.suppress(BlockingIOError):
+                chunks.append(os.read(fd, 1 << 20))
+            break
+    return b"".join(chunks).decode(errors="replace")
 
 
 def _media_info(path: Path, report: dict[str, Any]) -> MediaInfo:
@@ -219,9 +294,19 @@ def _ffprobe(path: Path, what: list[str] | None = None) -> dict[str, Any]:
         _reap(process)
 
 
-def _spawn(path: Path, what: list[str] | None = None) -> subprocess.Popen[str]:
-    args = ["ffprobe", "-v", "error", "-print_format", "json"]
+def _spawn(
+    path: Path,
+    what: list[str] | None = None,
+    *,
+    report_to: Path | None = None,
+    prefix: tuple[str, ...] = (),
+) -> subprocess.Popen[str]:
+    args = [*prefix, "ffprobe", "-v", "error", "-print_format", "json"]
     args += what if what is not None else ["-show_format", "-show_streams"]
+    if report_to is not None:
+        # ffprobe opens its report (a FIFO) before the input: the open blocks until a reader
+        # comes, which is how Probing holds a loaded ffprobe back until the file is complete.
+        args += ["-o", str(report_to)]
     if path.suffix.lower() in (".m3u8", ".mpd"):
         # Segments of a local playlist are local files; refuse anything that would go online.
         args += ["-protocol_whitelist", "file,crypto"]
@@ -242,10 +327,14 @@ def _reap(process: subprocess.Popen[str]) -> None:
     process.communicate()
 
 
-def _collect(process: subprocess.Popen[str], timeout_s: float) -> dict[str, Any]:
-    """ffprobe's JSON report; TaskFailed 2002 when it fails or runs out of time."""
+def _collect(
+    process: subprocess.Popen[str], timeout_s: float, report: str | None = None
+) -> dict[str, Any]:
+    """ffprobe's JSON report (its stdout unless read already); TaskFailed 2002 when it fails
+    or runs out of time."""
     try:
         stdout, stderr = process.communicate(timeout=timeout_s)
+        stdout = stdout if report is None else report
     except subprocess.TimeoutExpired:
         raise TaskFailed(
             INPUT_NOT_VIDEO,

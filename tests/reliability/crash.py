@@ -14,6 +14,7 @@ from emulator.client import TranscodeClient
 from emulator.config import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
 from emulator.server import free_port
 from emulator.transcode.clips import make_clip
+from tests.conftest import temp_files
 from tests.processes import Proc, env_for, wait_healthy
 
 
@@ -98,7 +99,7 @@ def check(base_url: str, task_ids: list[str], data: Path, report: CrashReport) -
             url = task.get("output_url") or ""
             if task["status"] != "success" or httpx.get(url, timeout=30).status_code != 200:
                 report.lost.append(task_id)
-    report.temp_files = [str(p) for p in (data / "tmp").glob("*/*")]
+    report.temp_files = [str(p) for p in temp_files(data)]
 
 
 def start(data: Path, port: int, settings: dict[str, Any], n: int) -> tuple[str, Proc]:

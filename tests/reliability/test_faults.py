@@ -23,7 +23,7 @@ from emulator.client import TranscodeClient
 from emulator.s3server import EmbeddedS3
 from emulator.server import EmulatorServer, free_port
 from emulator.transcode.clips import make_clip
-from tests.conftest import make_settings
+from tests.conftest import make_settings, temp_files
 from tests.processes import Proc, env_for, serve
 from tests.reliability.crash import run_crash
 from tests.reliability.tcpproxy import TcpProxy
@@ -152,7 +152,7 @@ class SmallDisk:
         return filler
 
     def temp_files(self) -> list[Path]:
-        return [path for path in (self.data / "tmp").rglob("*") if path.is_file()]
+        return temp_files(self.data)
 
     def integrity(self) -> str:
         with contextlib.closing(sqlite3.connect(self.data / "emulator.sqlite3")) as db:
