@@ -109,8 +109,8 @@ class ObjectStore:
         self._access_key = access_key
         self._secret_key = secret_key
         # A Session is not thread-safe to share while clients are being made: one per pair,
-        # and clients are made under a lock (lazily: each takes ~80 ms, start-up waits for none).
-        self._session = boto3.session.Session()
+        # and clients are made under a lock (lazily: each takes ~80 ms, start-up waits for none;
+        # the Session too, ~15 ms).
         self._session_lock = threading.Lock()
         # Shared by every store client_for() hands out, so each key pair gets one store.
         self._siblings: dict[tuple[str, str], ObjectStore] = {(access_key, secret_key): self}
@@ -307,6 +307,10 @@ class ObjectStore:
         if self.public_url is None:
             return self._client
         return self._make_client(self.public_url, retries=1)
+
+    @cached_property
+    def _session(self) -> boto3.session.Session:
+        return boto3.session.Session()  # first used under _session_lock
 
     def _make_client(self, endpoint_url: str, *, retries: int, read_timeout: int = 60) -> S3Client:
         config = Config(

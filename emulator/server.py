@@ -34,6 +34,7 @@ class EmulatorServer:
             log_level="warning",
             access_log=False,
             lifespan="on",
+            ws="none",  # as `serve`: no WebSocket routes
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="emulator", daemon=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic.script import ScriptDirectory
 
 from emulator.db.engine import (
@@ -35,3 +38,57 @@ def test_migrate_stamps_head_and_then_has_nothing_to_import(tmp_path: Path) -> N
     )
     done = subprocess.run([sys.executable, "-c", again], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def _dump(url: str) -> list[str]:
+    """Every statement that rebuilds the database, sorted (Alembic's index order varies)."""
+    with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as connection:
+        return sorted(connection.iterdump())
+
+
+def test_a_fresh_database_is_a_copy_of_the_one_alembic_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first, second = (f"sqlite:///{tmp_path / name}" for name in ("first.sqlite3", "second.sqlite3"))
+    migrate(Database(first), lock_dir=tmp_path)  # Alembic, then kept as the template
+    (template,) = (tmp_path / "cache" / "transcode-emulator").iterdir()
+    assert template.name.startswith(f"schema-{HEAD_REVISION}-")
+    copied = Database(second)
+    migrate(copied, lock_dir=tmp_path)
+    assert current_revision(copied) == HEAD_REVISION
+    with copied.engine.connect() as connection:  # still WAL, and whole
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA quick_check").scalar() == "ok"
+    copied.dispose()
+    assert _dump(second) == _dump(first)  # schema, built-in templates and version stamp
+
+
+def test_a_fresh_database_with_a_template_starts_without_alembic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    migrate(Database(f"sqlite:///{tmp_path / 'first.sqlite3'}"))
+    url = f"sqlite:///{tmp_path / 'second.sqlite3'}"
+    again = (
+        "import sys; from emulator.db.engine import Database, migrate; "
+        f"migrate(Database({url!r})); print('alembic' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", again], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+    assert current_revision(Database(url)) == HEAD_REVISION
+
+
+def test_an_unwritable_cache_only_means_alembic_every_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cache").write_text("a file where the cache dir would be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for name in ("first.sqlite3", "second.sqlite3"):
+        db = Database(f"sqlite:///{tmp_path / name}")
+        migrate(db)
+        assert current_revision(db) == HEAD_REVISION
+        db.dispose()
+    assert _dump(f"sqlite:///{tmp_path / 'second.sqlite3'}") == _dump(
+        f"sqlite:///{tmp_path / 'first.sqlite3'}"
+    )

@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.params import Depends
 from fastapi.responses import Response
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator.api.deps import get_context
@@ -83,14 +84,25 @@ class HotRoutes:
 
 
 def compile_routes(app: FastAPI) -> dict[tuple[str, str], CompiledRoute]:
-    """Every `@hot` route as included (prefix and router dependencies applied)."""
+    """Every `@hot` route as included (prefix and router dependencies applied).
+
+    Only routers holding a hot route are walked: FastAPI builds a router's routes as included
+    on first use, ~0.7 ms each, and the others need not pay that during start-up.
+    """
     table = {}
-    for route in iter_route_contexts(app.routes):
+    for route in iter_route_contexts([r for r in app.routes if _holds_hot(r)]):
         if isinstance(route.original_route, APIRoute) and getattr(route.endpoint, "__hot__", False):
             compiled = _compile(route)
             for method in route.methods or ():
                 table[(method, str(route.path))] = compiled
     return table
+
+
+def _holds_hot(route: BaseRoute) -> bool:
+    router = getattr(route, "original_router", None)  # an included router
+    if router is not None:
+        return any(_holds_hot(child) for child in router.routes)
+    return isinstance(route, APIRoute) and getattr(route.endpoint, "__hot__", False)
 
 
 def _compile(route: RouteContext) -> CompiledRoute:

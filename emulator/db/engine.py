@@ -44,6 +44,8 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.types import TypeEngine
 from sqlmodel import Session, SQLModel
 
+from emulator.db import fresh
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -311,13 +313,34 @@ def alembic_config(url: str) -> Config:
 def migrate(db: Database, *, lock_dir: Path | None = None, revision: str = "head") -> None:
     """Apply Alembic migrations up to `revision`; several processes starting at once take turns.
 
-    SQLite: a file lock in `lock_dir` (processes on one host share the file). PostgreSQL: an
-    advisory lock held by the migration's own transaction (processes on any host), so DDL and
-    the version stamp commit together and the next process finds nothing left to do.
+    SQLite: a file lock in `lock_dir` (processes on one host share the file), and a new
+    database starts as a copy of the first one Alembic built on this machine (db/fresh.py).
+    PostgreSQL: an advisory lock held by the migration's own transaction (processes on any
+    host), so DDL and the version stamp commit together and the next process finds nothing
+    left to do.
     """
     if revision == "head" and current_revision(db) == HEAD_REVISION:
         return  # nothing to do, and Alembic stays unimported (a tenth of start-up time)
+    if revision == "head" and db.is_sqlite:
+        with _file_lock(lock_dir):
+            _sqlite_to_head(db)
+        return
     _upgrade_or_downgrade(db, lock_dir=lock_dir, revision=revision, up=True)
+
+
+def _sqlite_to_head(db: Database) -> None:
+    template = fresh.template_path(HEAD_REVISION, migrations_dir())
+    raw = db.engine.raw_connection()
+    try:
+        connection = cast(sqlite3.Connection, raw.driver_connection)
+        empty = fresh.is_empty(connection)
+        if empty and fresh.restore(connection, template):
+            return
+        _run_alembic(db, revision="head", up=True)
+        if empty:
+            fresh.save(connection, template)
+    finally:
+        raw.close()
 
 
 def current_revision(db: Database) -> str | None:
@@ -334,7 +357,12 @@ def downgrade(db: Database, *, revision: str, lock_dir: Path | None = None) -> N
 
 
 def _upgrade_or_downgrade(db: Database, *, lock_dir: Path | None, revision: str, up: bool) -> None:
-    with _file_lock(lock_dir if db.is_sqlite else None), db.engine.begin() as connection:
+    with _file_lock(lock_dir if db.is_sqlite else None):
+        _run_alembic(db, revision=revision, up=up)
+
+
+def _run_alembic(db: Database, *, revision: str, up: bool) -> None:
+    with db.engine.begin() as connection:
         if not db.is_sqlite:
             connection.execute(_EXCLUSIVE, {"key": MIGRATE_LOCK_KEY})
         from alembic import command
