@@ -104,6 +104,11 @@ class Probing:
             report = None
             if self._report is not None:
                 report = _read_gate(self._report, self._process, self._deadline)
+                if _killed(self._process, self._deadline):
+                    # Killed while it waited (it had not read the file yet): not the file's
+                    # fault, so a fresh ffprobe measures it instead.
+                    _reap(self._process)
+                    self._process, report = _spawn(self.path), None
             timeout = max(0.0, self._deadline - monotonic())
             self._info = _media_info(self.path, _collect(self._process, timeout, report))
         return self._info
@@ -151,6 +156,15 @@ def _read_gate(fd: int, process: subprocess.Popen[str], deadline: float) -> str:
                 chunks.append(os.read(fd, 1 << 20))
             break
     return b"".join(chunks).decode(errors="replace")
+
+
+def _killed(process: subprocess.Popen[str], deadline: float) -> bool:
+    """Whether the process ended by a signal (it is waited for until `deadline`)."""
+    try:
+        process.wait(timeout=max(0.0, deadline - monotonic()))
+    except subprocess.TimeoutExpired:
+        return False
+    return process.returncode < 0
 
 
 def _media_info(path: Path, report: dict[str, Any]) -> MediaInfo:
@@ -328,13 +342,13 @@ def _reap(process: subprocess.Popen[str]) -> None:
 
 
 def _collect(
-    process: subprocess.Popen[str], timeout_s: float, report: str | None = None
+    process: subprocess.Popen[str], timeout_s: float, gated_report: str | None = None
 ) -> dict[str, Any]:
-    """ffprobe's JSON report (its stdout unless read already); TaskFailed 2002 when it fails
-    or runs out of time."""
+    """ffprobe's JSON report (its stdout, or what it wrote to its gate); TaskFailed 2002 when
+    it fails or runs out of time."""
     try:
         stdout, stderr = process.communicate(timeout=timeout_s)
-        stdout = stdout if report is None else report
+        stdout = stdout if gated_report is None else gated_report
     except subprocess.TimeoutExpired:
         raise TaskFailed(
             INPUT_NOT_VIDEO,
