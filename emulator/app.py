@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -30,7 +30,12 @@ from emulator.v1 import templates as v1_templates
 log = logging.getLogger("emulator")
 
 
-def create_app(settings: Settings | None = None, *, announce: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    announce: bool = False,
+    on_ready: Callable[[], None] | None = None,
+) -> FastAPI:
     settings = settings or Settings()
     ctx = Context.build(settings)
     runtime = Runtime(ctx)
@@ -40,6 +45,8 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> F
         runtime.start()
         if announce:
             print(banner(ctx), flush=True)
+        if on_ready is not None:
+            on_ready()
         try:
             yield
         finally:
