@@ -51,22 +51,6 @@ class LostTask(Exception):
 
 
 @dataclass
-class Job:
-    """One claimed task as this worker sees it."""
-
-    task: Task
-    workdir: Path
-    probing: Probing  # ffprobe for the input, loaded and waiting for it (Spare)
-    next_spare: Spare | None = None  # made once ffmpeg is done, for the slot's next task
-    progress: float | None = None
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    lost: threading.Event = field(default_factory=threading.Event)
-    done: threading.Event = field(default_factory=threading.Event)
-    # Faults injected through the control API that this task meets (taken at claim).
-    faults: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
 class Spare:
     """A temp dir whose ffprobe is loaded and waiting for the next task's input.
 
@@ -84,6 +68,25 @@ class Spare:
     def discard(self) -> None:
         self.probing.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@dataclass
+class Job:
+    """One claimed task as this worker sees it."""
+
+    task: Task
+    spare: Spare  # its temp dir, and the ffprobe waiting there for its input
+    next_spare: Spare | None = None  # made once ffmpeg is done, for the slot's next task
+    progress: float | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    lost: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    # Faults injected through the control API that this task meets (taken at claim).
+    faults: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def workdir(self) -> Path:
+        return self.spare.workdir
 
 
 class Worker:
@@ -238,7 +241,7 @@ class Worker:
         with self.db.write() as session:
             injected = faults.take_for_task(session=session, task_id=task.task_id)
         spare = spare or self._prepare()
-        return Job(task=task, workdir=spare.workdir, probing=spare.probing, faults=injected)
+        return Job(task=task, spare=spare, faults=injected)
 
     # -- one task ----------------------------------------------------------------------------
 
@@ -263,8 +266,7 @@ class Worker:
         finally:
             job.done.set()
             beat.join(timeout=5)
-            job.probing.close()
-            shutil.rmtree(job.workdir, ignore_errors=True)
+            job.spare.discard()
             self.jobs.pop(task_id, None)
 
     def _execute(self, job: Job) -> None:
@@ -272,7 +274,7 @@ class Worker:
         self._hold(job, "downloading")
         self._meet_faults(job, "downloading")
         source_path = input_path(job.workdir)
-        with job.probing as probing:  # loaded already (Spare); reads the input once complete
+        with job.spare.probing as probing:  # loaded already; reads the input once complete
             fetch_input(task, workdir=job.workdir, objects=self.objects, settings=self.settings)
             self._check(job)
             probing.release()  # the logo downloads while ffprobe reads the input
@@ -485,8 +487,7 @@ class Worker:
         """
         log.info("task %s failed: %s %s", job.task.task_id, failure.err_code, failure.message)
         # Temp files go first: on a full disk the database needs their room to record this.
-        job.probing.close()
-        shutil.rmtree(job.workdir, ignore_errors=True)
+        job.spare.discard()
         fields: dict[str, Any] = {"err_code": failure.err_code, "err_msg": failure.message}
         if isinstance(failure, FfmpegFailed):  # in case _transcode's own save found no room
             fields["stderr_tail"] = failure.stderr_tail

@@ -32,11 +32,11 @@ def input_path(workdir: Path) -> Path:
     return workdir / "input"
 
 
-def fetch_input(task: Task, *, workdir: Path, objects: ObjectStore, settings: Settings) -> Path:
-    target = input_path(workdir)
+def fetch_input(task: Task, *, workdir: Path, objects: ObjectStore, settings: Settings) -> None:
+    """The task's input to input_path(workdir)."""
     _fetch(
         task.input,
-        target,
+        input_path(workdir),
         task=task,
         objects=objects,
         settings=settings,
@@ -44,7 +44,6 @@ def fetch_input(task: Task, *, workdir: Path, objects: ObjectStore, settings: Se
         err_code=INPUT_DOWNLOAD_FAILED,
         what="input",
     )
-    return target
 
 
 def fetch_logo(
