@@ -91,7 +91,7 @@ def compile_routes(app: FastAPI) -> dict[tuple[str, str], CompiledRoute]:
     """
     table = {}
     for route in iter_route_contexts([r for r in app.routes if _holds_hot(r)]):
-        if isinstance(route.original_route, APIRoute) and getattr(route.endpoint, "__hot__", False):
+        if _is_hot(route.original_route):
             compiled = _compile(route)
             for method in route.methods or ():
                 table[(method, str(route.path))] = compiled
@@ -102,6 +102,10 @@ def _holds_hot(route: BaseRoute) -> bool:
     router = getattr(route, "original_router", None)  # an included router
     if router is not None:
         return any(_holds_hot(child) for child in router.routes)
+    return _is_hot(route)
+
+
+def _is_hot(route: BaseRoute) -> bool:
     return isinstance(route, APIRoute) and getattr(route.endpoint, "__hot__", False)
 
 
