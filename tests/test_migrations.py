@@ -92,3 +92,18 @@ def test_an_unwritable_cache_only_means_alembic_every_time(
     assert _dump(f"sqlite:///{tmp_path / 'second.sqlite3'}") == _dump(
         f"sqlite:///{tmp_path / 'first.sqlite3'}"
     )
+
+
+def test_a_process_that_waited_for_the_lock_finds_the_database_migrated(tmp_path: Path) -> None:
+    """What migrate() runs under the file lock checks the revision again: the process that held
+    the lock before has usually migrated already, and Alembic then stays unimported."""
+    url = f"sqlite:///{tmp_path / 'emulator.sqlite3'}"
+    migrate(Database(url))
+    waited = (
+        "import sys; from emulator.db.engine import Database, _sqlite_to_head; "
+        f"_sqlite_to_head(Database({url!r})); print('alembic' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", waited], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "False"

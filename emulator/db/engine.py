@@ -329,6 +329,9 @@ def migrate(db: Database, *, lock_dir: Path | None = None, revision: str = "head
 
 
 def _sqlite_to_head(db: Database) -> None:
+    """Under the migration lock: what the process that held it before may have done already."""
+    if current_revision(db) == HEAD_REVISION:
+        return
     template = fresh.template_path(HEAD_REVISION, migrations_dir())
     raw = db.engine.raw_connection()
     try:
