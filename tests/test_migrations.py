@@ -107,3 +107,22 @@ def test_a_process_that_waited_for_the_lock_finds_the_database_migrated(tmp_path
         [sys.executable, "-c", waited], capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "False"
+
+
+def test_a_cache_dir_with_uri_characters_in_its_path_still_serves_the_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read as a URI naively, `#` and `?` cut the path short: SQLite then opened (and created)
+    another, empty file, and the new database was a copy of nothing."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache #1?%20"))
+    migrate(Database(f"sqlite:///{tmp_path / 'first.sqlite3'}"))
+    url = f"sqlite:///{tmp_path / 'second.sqlite3'}"
+    again = (
+        "import sys; from emulator.db.engine import Database, migrate; "
+        f"migrate(Database({url!r})); print('alembic' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", again], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+    assert current_revision(Database(url)) == HEAD_REVISION
+    assert _dump(url) == _dump(f"sqlite:///{tmp_path / 'first.sqlite3'}")
+    assert not (tmp_path / "cache ").exists()

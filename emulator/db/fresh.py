@@ -37,7 +37,8 @@ def template_path(revision: str, migrations: Path) -> Path:
 def restore(connection: sqlite3.Connection, template: Path) -> bool:
     """Copy `template` into the empty database of `connection`; False if there is none."""
     try:
-        source = sqlite3.connect(f"file:{template}?mode=ro", uri=True)
+        # A URI (read-only), so the path is percent-encoded: `?` or `#` in it stay the path's.
+        source = sqlite3.connect(f"{template.absolute().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error:
         return False  # none yet
     try:
