@@ -18,6 +18,35 @@ from emulator.server import free_port
 CLI = [sys.executable, "-m", "emulator"]
 
 
+def command_lines() -> dict[int, list[bytes]]:
+    """Every process on this machine (Linux /proc): pid -> its arguments, program first."""
+    found = {}
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")[:-1]
+        except OSError:
+            continue  # the process ended while we looked
+        if argv:
+            found[int(cmdline.parent.name)] = argv
+    return found
+
+
+def running(program: str, *, mentioning: object) -> dict[int, list[bytes]]:
+    """Processes running `program` with `mentioning` (a path, a task id) in an argument."""
+    needle = str(mentioning).encode()
+    return {
+        pid: argv
+        for pid, argv in command_lines().items()
+        if Path(argv[0].decode(errors="replace")).name == program
+        and any(needle in arg for arg in argv[1:])
+    }
+
+
+def ffmpeg_running_for(task_id: str) -> bool:
+    """An ffmpeg process on this machine whose command line names the task (its output dir)."""
+    return bool(running("ffmpeg", mentioning=task_id))
+
+
 def env_for(data_dir: Path, **settings: object) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMULATOR_")}
     env["EMULATOR_DATA_DIR"] = str(data_dir)

@@ -19,6 +19,7 @@ from emulator.server import EmulatorServer
 from emulator.services import holds, templates
 from emulator.transcode.clips import make_clip, make_logo
 from tests.conftest import temp_files, wait_for
+from tests.processes import running
 
 
 @pytest.fixture(scope="module")
@@ -299,15 +300,7 @@ def test_del_finished_task(api: TranscodeClient, storage_id: str, clip_url: str)
 
 def waiting_ffprobes(data_dir: Path) -> list[int]:
     """ffprobe processes gated on a FIFO in a worker temp dir (worker.Spare, probe.Probing)."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv[0].endswith(b"ffprobe") and b"-o" in argv and str(data_dir).encode() in argv[-2]:
-            pids.append(int(proc.name))
-    return pids
+    return [pid for pid, argv in running("ffprobe", mentioning=data_dir).items() if b"-o" in argv]
 
 
 @pytest.mark.skipif(not shutil.which("setpriv"), reason="spares are loaded early with setpriv")

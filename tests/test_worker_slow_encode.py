@@ -13,6 +13,7 @@ from emulator.errors import EmptyResult
 from emulator.server import EmulatorServer
 from emulator.transcode.clips import make_clip
 from tests.conftest import make_settings, temp_files, wait_for
+from tests.processes import ffmpeg_running_for
 
 
 @pytest.fixture(scope="module")
@@ -23,17 +24,6 @@ def emulator_settings() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def slow_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_clip(tmp_path_factory.mktemp("slow") / "slow.mp4", size="640x360", duration=6)
-
-
-def ffmpeg_running_for(task_id: str) -> bool:
-    for proc in Path("/proc").iterdir():
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"ffmpeg" in cmdline and task_id.encode() in cmdline:
-            return True
-    return False
 
 
 def start_task(api: TranscodeClient, s3: Any, clip: Path, storage_id: str) -> str:

@@ -74,15 +74,3 @@ def poll(check: Any, *, timeout_s: float, what: str) -> Any:
 def pid_of(worker_id: str) -> int:
     """Worker ids are <host>-<pid>-<random> (emulator.worker.Worker)."""
     return int(worker_id.rsplit("-", 2)[1])
-
-
-def ffmpeg_running_for(task_id: str) -> bool:
-    """An ffmpeg process on this machine whose command line names the task (its workdir)."""
-    for proc in Path("/proc").iterdir():
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"ffmpeg" in cmdline and task_id.encode() in cmdline:
-            return True
-    return False

@@ -22,12 +22,11 @@ from emulator.errors import EmptyResult
 from emulator.objectstore import ObjectStore
 from emulator.server import free_port
 from emulator.transcode.clips import make_clip
-from tests.processes import Proc, wait_healthy, worker
+from tests.processes import Proc, ffmpeg_running_for, wait_healthy, worker
 from tests.scale.fleet import (
     api_node,
     client,
     create,
-    ffmpeg_running_for,
     pid_of,
     poll,
     query,

@@ -16,6 +16,7 @@ from emulator.errors import INPUT_NOT_VIDEO, TaskFailed
 from emulator.transcode import probe as probe_module
 from emulator.transcode.clips import make_clip, make_logo
 from emulator.transcode.probe import Probing, probe
+from tests.processes import running
 
 
 @pytest.fixture(scope="module")
@@ -106,15 +107,7 @@ def test_probe_of_missing_file_is_not_a_video(tmp_path: Path) -> None:
 
 
 def _ffprobe_pids(gate_dir: Path) -> list[int]:
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if cmdline.split(b"\0")[0].endswith(b"ffprobe") and str(gate_dir).encode() in cmdline:
-            pids.append(int(proc.name))
-    return pids
+    return list(running("ffprobe", mentioning=gate_dir))
 
 
 needs_lifeline = pytest.mark.skipif(

@@ -10,6 +10,7 @@ import pytest
 from emulator.errors import TIME_LIMIT, TRANSCODE_FAILED, TaskCancelled, TaskFailed
 from emulator.transcode.clips import make_clip
 from emulator.transcode.runner import FfmpegFailed, run_ffmpeg
+from tests.processes import command_lines
 
 QUIET = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
 PROGRESS = ["-progress", "pipe:1", "-nostats"]
@@ -37,14 +38,8 @@ class CancelAfter:
 
 
 def running_with(marker: Path) -> bool:
-    """Whether any process on this machine has `marker` on its command line (Linux /proc)."""
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if str(marker).encode() in cmdline.read_bytes():
-                return True
-        except OSError:
-            continue  # the process ended while we looked
-    return False
+    """Whether any process on this machine has `marker` in its command line."""
+    return any(str(marker).encode() in b"\0".join(argv) for argv in command_lines().values())
 
 
 def test_progress_is_non_decreasing_and_reaches_100(tmp_path: Path) -> None:
