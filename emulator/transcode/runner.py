@@ -193,7 +193,7 @@ class _Reporter:
 
 def _reason(stderr_tail: str, returncode: int) -> str:
     if _NO_SPACE in stderr_tail:
-        # ffmpeg says it on a line naming the temp file ("Error closing file /…/out/x.mp4"):
+        # ffmpeg says it on a line naming the temp file ("Error closing file /…/<task id>/x.mp4"):
         # the client needs the cause, not our paths.
         return "no space left on device while writing the output"
     lines = [line.strip() for line in stderr_tail.splitlines() if line.strip()]
