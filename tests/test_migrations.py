@@ -20,6 +20,16 @@ from emulator.db.engine import (
 )
 
 
+def _imports_alembic(function: str, url: str) -> bool:
+    """Whether a new process calling emulator.db.engine's `function` on `url` imports Alembic."""
+    code = (
+        f"import sys; from emulator.db.engine import Database, {function}; "
+        f"{function}(Database({url!r})); print('alembic' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return {"True": True, "False": False}[done.stdout.strip()]
+
+
 def test_head_revision_is_alembics_head(tmp_path: Path) -> None:
     script = ScriptDirectory.from_config(alembic_config(f"sqlite:///{tmp_path / 'x.sqlite3'}"))
     assert script.get_heads() == [HEAD_REVISION]
@@ -32,12 +42,7 @@ def test_migrate_stamps_head_and_then_has_nothing_to_import(tmp_path: Path) -> N
     migrate(db, lock_dir=tmp_path)
     assert current_revision(db) == HEAD_REVISION
     db.dispose()
-    again = (
-        "import sys; from emulator.db.engine import Database, migrate; "
-        f"migrate(Database({url!r})); print('alembic' in sys.modules)"
-    )
-    done = subprocess.run([sys.executable, "-c", again], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"
+    assert not _imports_alembic("migrate", url)
 
 
 def _dump(url: str) -> list[str]:
@@ -64,19 +69,19 @@ def test_a_fresh_database_is_a_copy_of_the_one_alembic_built(
     assert _dump(second) == _dump(first)  # schema, built-in templates and version stamp
 
 
+@pytest.mark.parametrize("cache", ["cache", "cache #1?%20"])
 def test_a_fresh_database_with_a_template_starts_without_alembic(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cache: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    """Also where the cache path holds `#` or `?`: read as a URI naively, they cut the path
+    short, SQLite opened (and created) another, empty file, and the copy was of nothing."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / cache))
     migrate(Database(f"sqlite:///{tmp_path / 'first.sqlite3'}"))
     url = f"sqlite:///{tmp_path / 'second.sqlite3'}"
-    again = (
-        "import sys; from emulator.db.engine import Database, migrate; "
-        f"migrate(Database({url!r})); print('alembic' in sys.modules)"
-    )
-    done = subprocess.run([sys.executable, "-c", again], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"
+    assert not _imports_alembic("migrate", url)
     assert current_revision(Database(url)) == HEAD_REVISION
+    assert _dump(url) == _dump(f"sqlite:///{tmp_path / 'first.sqlite3'}")
+    assert not (tmp_path / "cache ").exists()
 
 
 def test_an_unwritable_cache_only_means_alembic_every_time(
@@ -99,30 +104,4 @@ def test_a_process_that_waited_for_the_lock_finds_the_database_migrated(tmp_path
     the lock before has usually migrated already, and Alembic then stays unimported."""
     url = f"sqlite:///{tmp_path / 'emulator.sqlite3'}"
     migrate(Database(url))
-    waited = (
-        "import sys; from emulator.db.engine import Database, _sqlite_to_head; "
-        f"_sqlite_to_head(Database({url!r})); print('alembic' in sys.modules)"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", waited], capture_output=True, text=True, check=True
-    )
-    assert done.stdout.strip() == "False"
-
-
-def test_a_cache_dir_with_uri_characters_in_its_path_still_serves_the_copy(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Read as a URI naively, `#` and `?` cut the path short: SQLite then opened (and created)
-    another, empty file, and the new database was a copy of nothing."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache #1?%20"))
-    migrate(Database(f"sqlite:///{tmp_path / 'first.sqlite3'}"))
-    url = f"sqlite:///{tmp_path / 'second.sqlite3'}"
-    again = (
-        "import sys; from emulator.db.engine import Database, migrate; "
-        f"migrate(Database({url!r})); print('alembic' in sys.modules)"
-    )
-    done = subprocess.run([sys.executable, "-c", again], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"
-    assert current_revision(Database(url)) == HEAD_REVISION
-    assert _dump(url) == _dump(f"sqlite:///{tmp_path / 'first.sqlite3'}")
-    assert not (tmp_path / "cache ").exists()
+    assert not _imports_alembic("_sqlite_to_head", url)
