@@ -1,0 +1,1 @@
+"""One test per attack of the safe-by-default rules (README, Security)."""
