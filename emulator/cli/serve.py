@@ -1,42 +1,17 @@
-"""Command line: transcode-emulator serve | worker | s3 | migrate | sign | reset | keys | tasks."""
+"""The server commands: serve (API, S3 and worker), worker, s3, migrate."""
 
 from __future__ import annotations
 
 import argparse
 import gc
-import json
-import os
-import shlex
 import sys
-from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlencode
 
-from pydantic import ValidationError
-
-from emulator import __version__, signing
 from emulator.config import Settings
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    os.umask(0o077)  # the data dir holds keys and storage credentials: owner-only files
-    try:
-        return int(args.run(args))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        print(f"transcode-emulator: bad setting {first['loc'][0]}: {first['msg']}", file=sys.stderr)
-        return 2
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="transcode-emulator", description="Local emulator of the Visionular transcoding API."
-    )
-    parser.add_argument("--version", action="version", version=__version__)
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def add_commands(commands: Any) -> None:
+    """Add serve, worker, s3 and migrate to the CLI's subparsers."""
     serve = commands.add_parser("serve", help="run the API (with embedded S3 and worker)")
     _server_flags(serve)
     serve.add_argument("--no-worker", action="store_true", help="API only (worker concurrency 0)")
@@ -54,22 +29,6 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("--data-dir")
     migrate.add_argument("--database-url", help="default: SQLite in the data dir")
     migrate.set_defaults(run=_migrate)
-
-    sign = commands.add_parser("sign", help="print the headers that sign one request")
-    sign.add_argument("method", type=str.upper)
-    sign.add_argument("path")
-    sign.add_argument("--query", action="append", default=[], metavar="K=V")
-    sign.add_argument("--json", dest="body", help="JSON body, sent exactly as given")
-    sign.add_argument("--scheme", choices=["primary", "legacy"], default="primary")
-    sign.add_argument("--access-key-id")
-    sign.add_argument("--access-key-secret")
-    sign.add_argument("--curl", metavar="BASE_URL", help="print a ready curl command instead")
-    sign.set_defaults(run=_sign)
-
-    from emulator.cli_control import add_commands
-
-    add_commands(commands)  # reset | keys | tasks against a running emulator
-    return parser
 
 
 def _server_flags(parser: argparse.ArgumentParser) -> None:
@@ -180,40 +139,3 @@ def _migrate(args: argparse.Namespace) -> int:
     db.dispose()
     print(f"database at {display_url(db.url)} is up to date")
     return 0
-
-
-def _sign(args: argparse.Namespace) -> int:
-    settings = Settings()
-    query = dict(pair.split("=", 1) for pair in args.query)
-    body = (args.body or "").encode()
-    if body:
-        try:
-            json.loads(body)
-        except json.JSONDecodeError as exc:
-            print(f"transcode-emulator sign: --json is not valid JSON: {exc}", file=sys.stderr)
-            return 2
-    headers = signing.sign_request(
-        method=args.method,
-        path=args.path,
-        query=query,
-        body=body,
-        scheme=args.scheme,
-        access_key_id=args.access_key_id or settings.access_key_id,
-        access_key_secret=args.access_key_secret or settings.access_key_secret,
-    )
-    if args.curl:
-        url = args.curl.rstrip("/") + args.path + (f"?{urlencode(query)}" if query else "")
-        parts = ["curl", "-sS", "-X", args.method, url]
-        for name, value in headers.items():
-            parts += ["-H", f"{name}: {value}"]
-        if body:
-            parts += ["--data-binary", body.decode()]
-        print(shlex.join(parts))
-    else:
-        for name, value in headers.items():
-            print(f"{name}: {value}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
