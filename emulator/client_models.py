@@ -11,6 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, model_validator
 
 FINAL_STATUSES = ("success", "fail")
+# query_task's statuses, in their order (the emulator's state machine: emulator.db.tasks).
+STATUSES = ("pending", "downloading", "running", "uploading", *FINAL_STATUSES)
 
 
 class Result(BaseModel):

@@ -1,8 +1,11 @@
-"""Command line: transcode-emulator serve | worker | s3 | migrate | sign | reset | keys | tasks."""
+"""Command line: `transcode-emulator COMMAND`; `transcode-emulator --help` lists them.
+
+Server: serve, worker, s3, migrate. Client (a running emulator, like awslocal): call,
+create-task, query-task, wait, tasks, templates, storages, sign, reset, keys.
+"""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Sequence
@@ -10,7 +13,8 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from emulator import __version__
-from emulator.cli import control, serve, sign
+from emulator.cli import api, control, serve, sign, wait
+from emulator.cli.options import Parser
 
 __all__ = ["main"]
 
@@ -27,13 +31,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="transcode-emulator", description="Local emulator of the Visionular transcoding API."
+def _parser() -> Parser:
+    parser = Parser(
+        prog="transcode-emulator",
+        description="Local emulator of the Visionular transcoding API.",
+        epilog="Client commands read EMULATOR_PORT (or EMULATOR_PUBLIC_URL) and the"
+        " EMULATOR_ACCESS_KEY_* variables, as the server does. `COMMAND --help` for more.",
     )
     parser.add_argument("--version", action="version", version=__version__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.add_commands(commands)  # serve | worker | s3 | migrate
+    api.add_commands(commands)  # call | query-task | create-task | templates | storages
+    wait.add_commands(commands)
+    control.add_commands(commands)  # reset | keys | tasks
     sign.add_commands(commands)
-    control.add_commands(commands)  # reset | keys | tasks against a running emulator
     return parser

@@ -7,37 +7,51 @@ import gc
 import sys
 from typing import Any
 
+from emulator.cli.options import command
 from emulator.config import Settings
 
 
 def add_commands(commands: Any) -> None:
     """Add serve, worker, s3 and migrate to the CLI's subparsers."""
-    serve = commands.add_parser("serve", help="run the API (with embedded S3 and worker)")
+    serve = command(commands, "serve", "run the API (with embedded S3 and worker)", _serve)
     _server_flags(serve)
     serve.add_argument("--no-worker", action="store_true", help="API only (worker concurrency 0)")
-    serve.set_defaults(run=_serve)
 
-    worker = commands.add_parser("worker", help="run workers only, against the same database")
+    worker = command(commands, "worker", "run workers only, against the same database", _worker)
     _server_flags(worker)
-    worker.set_defaults(run=_worker)
 
-    s3 = commands.add_parser("s3", help="run just the embedded, persistent S3 server")
+    s3 = command(commands, "s3", "run just the embedded, persistent S3 server", _s3)
     _server_flags(s3)
-    s3.set_defaults(run=_s3)
 
-    migrate = commands.add_parser("migrate", help="apply database migrations and exit")
-    migrate.add_argument("--data-dir")
-    migrate.add_argument("--database-url", help="default: SQLite in the data dir")
-    migrate.set_defaults(run=_migrate)
+    migrate = command(commands, "migrate", "apply database migrations and exit", _migrate)
+    migrate.add_argument("--data-dir", help=f"where the database lives {_default('data_dir')}")
+    migrate.add_argument("--database-url", help=f"SQLAlchemy URL {_default('database_url')}")
 
 
 def _server_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host")
-    parser.add_argument("--port", type=int)
-    parser.add_argument("--data-dir")
-    parser.add_argument("--s3-port", type=int)
-    parser.add_argument("--concurrency", dest="worker_concurrency", type=int)
-    parser.add_argument("--database-url", help="e.g. postgresql+psycopg://user@host/db")
+    parser.add_argument("--host", help=f"address to bind {_default('host')}")
+    parser.add_argument("--port", type=int, help=f"API port, 0 for any free one {_default('port')}")
+    parser.add_argument(
+        "--data-dir", help=f"database, objects and temp files {_default('data_dir')}"
+    )
+    parser.add_argument("--s3-port", type=int, help=f"embedded S3's port {_default('s3_port')}")
+    parser.add_argument(
+        "--concurrency",
+        dest="worker_concurrency",
+        type=int,
+        help=f"tasks run at once {_default('worker_concurrency')}",
+    )
+    parser.add_argument(
+        "--database-url",
+        help=f"e.g. postgresql+psycopg://user@host/db {_default('database_url')}",
+    )
+
+
+def _default(field: str) -> str:
+    """`(default: $EMULATOR_X, else <Settings' default>)`: flags win over the environment."""
+    default = Settings.model_fields[field].default
+    shown = "SQLite in the data dir" if field == "database_url" else default
+    return f"(default: $EMULATOR_{field.upper()}, else {shown})"
 
 
 def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:

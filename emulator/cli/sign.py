@@ -10,26 +10,47 @@ from typing import Any
 from urllib.parse import urlencode
 
 from emulator import signing
+from emulator.cli.options import api_path, command, query_pair
 from emulator.config import Settings
 
 
 def add_commands(commands: Any) -> None:
     """Add sign to the CLI's subparsers."""
-    sign = commands.add_parser("sign", help="print the headers that sign one request")
-    sign.add_argument("method", type=str.upper)
-    sign.add_argument("path")
-    sign.add_argument("--query", action="append", default=[], metavar="K=V")
+    sign = command(commands, "sign", "print the headers that sign one request", _sign)
+    sign.add_argument("method", type=str.upper, help="GET, POST, PUT or DELETE")
+    sign.add_argument("path", type=api_path, help="e.g. /api/list_storage")
+    sign.add_argument(
+        "--query",
+        action="append",
+        default=[],
+        type=query_pair,
+        metavar="K=V",
+        help="a query parameter (repeatable)",
+    )
     sign.add_argument("--json", dest="body", help="JSON body, sent exactly as given")
-    sign.add_argument("--scheme", choices=["primary", "legacy"], default="primary")
-    sign.add_argument("--access-key-id")
-    sign.add_argument("--access-key-secret")
-    sign.add_argument("--curl", metavar="BASE_URL", help="print a ready curl command instead")
-    sign.set_defaults(run=_sign)
+    sign.add_argument(
+        "--scheme", choices=["primary", "legacy"], default="primary", help="signature scheme"
+    )
+    sign.add_argument(
+        "--access-key-id",
+        help="key id (default: $EMULATOR_ACCESS_KEY_ID, else the development key)",
+    )
+    sign.add_argument(
+        "--access-key-secret",
+        help="its secret (default: $EMULATOR_ACCESS_KEY_SECRET, else the development secret)",
+    )
+    sign.add_argument(
+        "--curl",
+        metavar="BASE_URL",
+        help="print a curl command instead, shell-quoted: paste it, or run"
+        ' eval "$(transcode-emulator sign ... --curl URL)" (the quotes matter: an unquoted'
+        " $(...) splits the headers at their spaces)",
+    )
 
 
 def _sign(args: argparse.Namespace) -> int:
     settings = Settings()
-    query = dict(pair.split("=", 1) for pair in args.query)
+    query = dict(args.query)
     body = (args.body or "").encode()
     if body:
         try:
