@@ -18,7 +18,7 @@ from emulator.api.hot import HotRoutes
 from emulator.config import Settings
 from emulator.context import Context
 from emulator.control import callbacks as control_callbacks
-from emulator.control import health, media_keys, routes, ui
+from emulator.control import health, media_keys, routes, samples, ui
 from emulator.control.common import TokenDep
 from emulator.errors import ApiError, BadParam, MethodNotAllowed, NotFoundRoute
 from emulator.middleware import RequestContext
@@ -76,6 +76,7 @@ def create_app(
         app.include_router(router)
     if settings.control == "on":
         app.include_router(routes.router)
+        app.include_router(samples.router)  # open without the token (control/samples.py)
         app.include_router(control_callbacks.router, dependencies=[TokenDep])
         app.include_router(ui.router)  # the dashboard (README, Dashboard)
         app.mount(ui.STATIC_URL, ui.static_files(), name="ui-static")

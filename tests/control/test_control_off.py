@@ -27,7 +27,13 @@ def api(emulator: EmulatorServer) -> Iterator[TranscodeClient]:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/reset"), ("GET", "/keys"), ("POST", "/faults"), ("GET", "/requests")],
+    [
+        ("POST", "/reset"),
+        ("GET", "/keys"),
+        ("POST", "/faults"),
+        ("GET", "/requests"),
+        ("GET", "/samples/240p.mp4"),
+    ],
 )
 def test_control_routes_are_absent(emulator: EmulatorServer, method: str, path: str) -> None:
     response = httpx.request(method, f"{emulator.base_url}/_emulator{path}")

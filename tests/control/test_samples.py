@@ -1,0 +1,71 @@
+"""Built-in sample clips: made on first request, cached in the data dir, usable as task inputs."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+import httpx
+import pytest
+
+from emulator.client import TranscodeClient
+from emulator.server import EmulatorServer
+from tests.conftest import wait_for
+
+
+@pytest.fixture(scope="module")
+def emulator_settings() -> dict[str, Any]:
+    return {"worker_concurrency": 1}  # the control tests' default has no worker
+
+
+def test_samples_are_listed_with_their_urls(emulator: EmulatorServer) -> None:
+    body = httpx.get(f"{emulator.base_url}/_emulator/samples", timeout=10).json()
+    names = {s["name"]: s["url"] for s in body["samples"]}
+    assert names["240p.mp4"] == f"{emulator.base_url}/_emulator/samples/240p.mp4"
+    assert "720p.mp4" in names
+
+
+def test_a_sample_is_made_once_and_served_as_mp4(emulator: EmulatorServer, tmp_path: Any) -> None:
+    url = f"{emulator.base_url}/_emulator/samples/240p.mp4"
+    first = httpx.get(url, timeout=60)
+    assert first.status_code == 200
+    assert first.headers["content-type"] == "video/mp4"
+    cached = emulator.settings.data_dir / "samples" / "240p.mp4"
+    assert cached.stat().st_size == len(first.content)
+    mtime = cached.stat().st_mtime_ns
+    again = httpx.get(url, timeout=60, headers={"Range": "bytes=0-99"})
+    assert again.status_code == 206 and len(again.content) == 100
+    assert cached.stat().st_mtime_ns == mtime  # served from the cache, not made again
+    saved = tmp_path / "s.mp4"
+    saved.write_bytes(first.content)
+    probe = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=width,height,codec_type",
+            "-of",
+            "csv=p=0",
+            str(saved),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "320,240" in probe and "audio" in probe
+
+
+def test_an_unknown_sample_is_404_naming_the_choices(emulator: EmulatorServer) -> None:
+    answer = httpx.get(f"{emulator.base_url}/_emulator/samples/nope.mp4", timeout=10)
+    assert answer.status_code == 404
+    assert "240p.mp4" in answer.json()["detail"]
+
+
+def test_a_task_takes_a_sample_as_its_input(
+    emulator: EmulatorServer, api: TranscodeClient, storage_id: str
+) -> None:
+    sample = f"{emulator.base_url}/_emulator/samples/240p.mp4"
+    task_id = api.create_task("480p", sample, "from-sample.mp4", storage_id).task_id
+    done = wait_for(api, task_id)
+    assert done["status"] == "success", done["err_msg"]
