@@ -9,6 +9,7 @@ Rows are the queue, so deliveries survive a restart; the worker only inserts a r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -24,8 +25,9 @@ from emulator import __version__
 from emulator.db.engine import Database
 from emulator.db.models import CallbackDelivery, Task
 from emulator.db.tasks import FINAL
+from emulator.netguard import NetGuard, Refused
 from emulator.v1.views import callback_item
-from emulator.worker_io import private_address, tls_context
+from emulator.worker_io import tls_context
 
 if TYPE_CHECKING:  # imported on first use: importing httpx costs start-up ~70 ms
     import httpx
@@ -104,29 +106,42 @@ def record(session: Session, *, delivery_id: int, attempt: dict[str, Any], ok: b
 
 
 def post(
-    client: httpx.Client, delivery: CallbackDelivery, *, block_private: bool = False
+    client: httpx.Client, delivery: CallbackDelivery, *, guard: NetGuard
 ) -> tuple[dict[str, Any], bool]:
-    """One attempt: ({time, status_code, latency_ms, error}, delivered?)."""
+    """One attempt: ({time, status_code, latency_ms, error}, delivered?).
+
+    Sent to the address `guard` checked, with the URL's Host and TLS server name.
+    """
     import httpx
 
     started, clock = time.time(), time.monotonic()
     status_code: int | None = None
-    refused = private_address(delivery.url) if block_private else None
     try:
-        if refused:
-            raise httpx.RequestError(f"refused: {refused}")
-        response = client.post(
-            delivery.url,
-            content=json.dumps(delivery.payload, ensure_ascii=False).encode(),
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": f"transcode-emulator/{__version__}",
-                "X-Emulator-Delivery-Id": str(delivery.id),
-                "X-Emulator-Attempt": str(delivery.attempts + 1),
-            },
-        )
+        pinned = guard.pin(httpx.URL(delivery.url))
+        with contextlib.ExitStack() as stack:
+            sender = client
+            if pinned.url.scheme == "https":
+                # The shared pool is keyed by address: a TLS connection verified for another
+                # name on the same address must not carry this one, so https gets its own.
+                sender = stack.enter_context(httpx.Client(timeout=TIMEOUT_S, verify=tls_context()))
+            response = sender.post(
+                pinned.url,
+                content=json.dumps(delivery.payload, ensure_ascii=False).encode(),
+                headers={
+                    **pinned.headers,
+                    "Content-Type": "application/json",
+                    "User-Agent": f"transcode-emulator/{__version__}",
+                    "X-Emulator-Delivery-Id": str(delivery.id),
+                    "X-Emulator-Attempt": str(delivery.attempts + 1),
+                },
+                extensions=pinned.extensions,
+            )
         status_code = response.status_code
         error = "" if response.is_success else f"HTTP {status_code}"
+    except Refused as exc:
+        error = str(exc)
+    except httpx.InvalidURL as exc:
+        error = f"InvalidURL: {exc}"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     attempt = {
@@ -147,10 +162,10 @@ class Deliverer:
         db: Database,
         poll_s: float = POLL_S,
         senders: int = SENDERS,
-        block_private: bool = False,
+        guard: NetGuard | None = None,
     ) -> None:
         self.db = db
-        self.block_private = block_private
+        self.guard = guard or NetGuard()
         self.poll_s = poll_s
         self.senders = senders
         self._stop = threading.Event()
@@ -201,7 +216,7 @@ class Deliverer:
     def _send(self, delivery: CallbackDelivery) -> None:
         try:
             assert delivery.id is not None
-            attempt, ok = post(self._http(), delivery, block_private=self.block_private)
+            attempt, ok = post(self._http(), delivery, guard=self.guard)
             if not ok:
                 log.info("callback %s for task %s: %s", delivery.id, delivery.task_id, attempt)
             with self.db.write() as session:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from emulator.auth import KeyRing, NonceCache, Verifier
 from emulator.config import Settings
 from emulator.db.engine import Database
+from emulator.netguard import NetGuard
 from emulator.services.changes import TaskChanges
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ class Context:
     wakeup: threading.Event = field(default_factory=threading.Event)
     # Notified when an in-process worker moves a task, so long-polls answer without a poll.
     task_changes: TaskChanges = field(default_factory=TaskChanges)
+    # Where inputs, logos and callbacks may connect; the worker and the deliverer share it.
+    guard: NetGuard = field(default_factory=NetGuard)
 
     @classmethod
     def build(cls, settings: Settings) -> Context:
@@ -42,7 +45,10 @@ class Context:
             skew_s=settings.date_skew_s,
             allow_legacy=settings.auth_schemes == "all",
         )
-        return cls(settings=settings, db=db, keys=keys, nonces=nonces, verifier=verifier)
+        guard = NetGuard(block_private=settings.block_private_networks == "on")
+        return cls(
+            settings=settings, db=db, keys=keys, nonces=nonces, verifier=verifier, guard=guard
+        )
 
     def wake_workers(self) -> None:
         self.wakeup.set()

@@ -38,9 +38,7 @@ class Runtime:
         self.s3: EmbeddedS3 | None = None
         self.worker: Any = None  # emulator.worker.Worker, imported lazily (ffmpeg modules)
         # Task callbacks go out from the serving process, whichever process ran the task.
-        self.callbacks = callbacks.Deliverer(
-            db=ctx.db, block_private=ctx.settings.block_private_networks == "on"
-        )
+        self.callbacks = callbacks.Deliverer(db=ctx.db, guard=ctx.guard)
         # Control API helpers that requests reach through ctx.services (api/deps, middleware).
         self.faults: FaultWatch = ctx.services.setdefault("faults", FaultWatch(ctx.db))
         self.requests: RequestLog = ctx.services.setdefault(
@@ -71,6 +69,7 @@ class Runtime:
                 objects=self.objects,
                 wakeup=self.ctx.wakeup,
                 on_change=self.ctx.task_changes.notify,
+                guard=self.ctx.guard,
             )
             self.worker.start()
         self.callbacks.start()
@@ -95,10 +94,14 @@ class Runtime:
         endpoint = settings.s3_endpoint_url
         if endpoint is None:
             # moto (with Flask) takes ~0.3 s to import: only when S3 is embedded.
+            from emulator.origins import SitePolicy
             from emulator.s3server import EmbeddedS3
 
             self.s3 = EmbeddedS3(
-                host=settings.host, port=settings.s3_port, data_dir=settings.data_dir
+                host=settings.host,
+                port=settings.s3_port,
+                data_dir=settings.data_dir,
+                policy=SitePolicy.from_settings(settings),
             )
             self.s3.start()
             endpoint = self.s3.endpoint_url

@@ -34,6 +34,7 @@ from emulator.db import tasks as machine
 from emulator.db.engine import Database
 from emulator.db.models import Task
 from emulator.errors import TRANSCODE_FAILED, UPLOAD_FAILED, TaskCancelled, TaskFailed
+from emulator.netguard import NetGuard
 from emulator.objectstore import ObjectStore, ObjectStoreError
 from emulator.services import faults, holds
 from emulator.transcode import command
@@ -99,8 +100,11 @@ class Worker:
         wakeup: threading.Event | None = None,
         worker_id: str | None = None,
         on_change: Callable[[], None] | None = None,
+        guard: NetGuard | None = None,
     ) -> None:
         self.settings = settings
+        # Where inputs and logos may connect (the serving process shares its own with callbacks).
+        self.guard = guard or NetGuard(block_private=settings.block_private_networks == "on")
         self.db = db
         self.objects = objects
         self.wakeup = wakeup or threading.Event()
@@ -275,12 +279,22 @@ class Worker:
         self._meet_faults(job, "downloading")
         source_path = input_path(job.workdir)
         with job.spare.probing as probing:  # loaded already; reads the input once complete
-            fetch_input(task, workdir=job.workdir, objects=self.objects, settings=self.settings)
+            fetch_input(
+                task,
+                workdir=job.workdir,
+                objects=self.objects,
+                settings=self.settings,
+                guard=self.guard,
+            )
             self._check(job)
             probing.release()  # the logo downloads while ffprobe reads the input
             try:
                 logo_path = fetch_logo(
-                    task, workdir=job.workdir, objects=self.objects, settings=self.settings
+                    task,
+                    workdir=job.workdir,
+                    objects=self.objects,
+                    settings=self.settings,
+                    guard=self.guard,
                 )
             except TaskFailed:
                 probing.result()  # an input that is no video fails first, as it did before

@@ -5,18 +5,16 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import ipaddress
-import socket
 import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from emulator.config import Settings
 from emulator.db.models import Task
 from emulator.errors import INPUT_DOWNLOAD_FAILED, LOGO_FETCH_FAILED, TaskFailed
+from emulator.netguard import SCHEMES, NetGuard, Refused
 from emulator.objectstore import ObjectStore, ObjectStoreError, ObjectTooLarge
 from emulator.objectstore_urls import parse_object_url
 
@@ -32,14 +30,22 @@ def input_path(workdir: Path) -> Path:
     return workdir / "input"
 
 
-def fetch_input(task: Task, *, workdir: Path, objects: ObjectStore, settings: Settings) -> None:
-    """The task's input to input_path(workdir)."""
+def fetch_input(
+    task: Task,
+    *,
+    workdir: Path,
+    objects: ObjectStore,
+    settings: Settings,
+    guard: NetGuard | None = None,
+) -> None:
+    """The task's input to input_path(workdir); `guard` says where http(s) may connect."""
     _fetch(
         task.input,
         input_path(workdir),
         task=task,
         objects=objects,
         settings=settings,
+        guard=guard,
         max_bytes=settings.max_input_bytes,
         err_code=INPUT_DOWNLOAD_FAILED,
         what="input",
@@ -47,7 +53,12 @@ def fetch_input(task: Task, *, workdir: Path, objects: ObjectStore, settings: Se
 
 
 def fetch_logo(
-    task: Task, *, workdir: Path, objects: ObjectStore, settings: Settings
+    task: Task,
+    *,
+    workdir: Path,
+    objects: ObjectStore,
+    settings: Settings,
+    guard: NetGuard | None = None,
 ) -> Path | None:
     url = str(task.template.get("logo_path") or "")
     if not url:
@@ -59,6 +70,7 @@ def fetch_logo(
         task=task,
         objects=objects,
         settings=settings,
+        guard=guard,
         max_bytes=MAX_LOGO_BYTES,
         err_code=LOGO_FETCH_FAILED,
         what="logo",
@@ -73,6 +85,7 @@ def _fetch(
     task: Task,
     objects: ObjectStore,
     settings: Settings,
+    guard: NetGuard | None,
     max_bytes: int,
     err_code: int,
     what: str,
@@ -89,6 +102,7 @@ def _fetch(
                 err_code=err_code,
                 what=what,
                 block_private=settings.block_private_networks == "on",
+                guard=guard,
             )
             return
         bucket, key = located
@@ -121,22 +135,18 @@ def disk_full(err_code: int, doing: str, data_dir: Path) -> TaskFailed:
 
 
 def private_address(url: str) -> str | None:
-    """Why `url`'s host is loopback, private, link-local or otherwise not public; None if public.
+    """Why `url` would be refused with EMULATOR_BLOCK_PRIVATE_NETWORKS=on; None if allowed.
 
     Every address the host resolves to counts, so a name with one private address is refused.
     """
-    host = urlsplit(url).hostname or ""
+    import httpx
+
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
-        return f"host {host!r} does not resolve: {exc}"
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global or address.is_multicast:
-            return (
-                f"host {host!r} is the non-public address {address} "
-                "(EMULATOR_BLOCK_PRIVATE_NETWORKS=on)"
-            )
+        NetGuard(block_private=True).pin(httpx.URL(url))
+    except Refused as exc:
+        return str(exc)
+    except httpx.InvalidURL as exc:
+        return f"{url} is not a valid URL: {exc}"
     return None
 
 
@@ -149,16 +159,6 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class _Refused(Exception):
-    """A request (or one of its redirects) to a non-public address, with the reason."""
-
-
-def _refuse_private(request: httpx.Request) -> None:
-    reason = private_address(str(request.url))
-    if reason:
-        raise _Refused(f"refused {request.url}: {reason}")
-
-
 def download_http(
     url: str,
     target: Path,
@@ -168,24 +168,23 @@ def download_http(
     err_code: int,
     what: str,
     block_private: bool = False,
+    guard: NetGuard | None = None,
 ) -> int:
-    """Stream `url` to `target`, following at most 5 http(s) redirects, within size and time."""
+    """Stream `url` to `target`, following at most 5 http(s) redirects, within size and time.
+
+    `guard` decides where each hop may connect (default: the rules, with private networks
+    allowed unless `block_private`).
+    """
     import httpx
 
+    guard = guard or NetGuard(block_private=block_private)
     deadline = time.monotonic() + timeout_s
     written = 0
-    hooks = {"request": [_refuse_private]} if block_private else {}
     try:
-        with (
-            httpx.Client(
-                follow_redirects=True,
-                max_redirects=MAX_REDIRECTS,
-                timeout=min(timeout_s, 30),
-                event_hooks=hooks,
-                verify=tls_context(),
-            ) as client,
-            client.stream("GET", url) as response,
-        ):
+        with contextlib.ExitStack() as stack:
+            response = _get_following_redirects(
+                httpx.URL(url), guard=guard, timeout_s=min(timeout_s, 30), stack=stack
+            )
             if response.status_code >= 400:
                 raise TaskFailed(
                     err_code, f"{what} download failed: HTTP {response.status_code} from {url}"
@@ -201,7 +200,7 @@ def download_http(
                             err_code, f"{what} download from {url} took longer than {timeout_s:g} s"
                         )
                     out.write(chunk)
-    except _Refused as exc:
+    except Refused as exc:
         raise TaskFailed(err_code, f"{what} download {exc}") from None
     except httpx.TooManyRedirects:
         raise TaskFailed(
@@ -216,3 +215,36 @@ def download_http(
             err_code, f"{what} download failed: {type(exc).__name__}: {exc} ({url})"
         ) from None
     return written
+
+
+def _get_following_redirects(
+    url: httpx.URL, *, guard: NetGuard, timeout_s: float, stack: contextlib.ExitStack
+) -> httpx.Response:
+    """The streaming response of GET `url` after its redirects, followed here hop by hop so each
+    hop goes to the address the guard checked (httpx would resolve the next name itself)."""
+    import httpx
+
+    for _ in range(MAX_REDIRECTS + 1):
+        if url.scheme not in SCHEMES:
+            raise httpx.UnsupportedProtocol(f"{url.scheme}:// is not http(s)")
+        pinned = guard.pin(url)
+        # A client per hop: its connection pool is keyed by the address, so a TLS connection
+        # verified for one name must not carry a later hop's request for another name.
+        client = httpx.Client(timeout=timeout_s, verify=tls_context())
+        try:
+            request = client.build_request(
+                "GET", pinned.url, headers=pinned.headers, extensions=pinned.extensions
+            )
+            response = client.send(request, stream=True)
+        except BaseException:
+            client.close()
+            raise
+        if not response.is_redirect:
+            stack.callback(client.close)
+            stack.callback(response.close)  # callbacks run last-in first-out: this one first
+            return response
+        response.close()
+        client.close()
+        # Relative to the URL as given, not the pinned address, so the next hop keeps the name.
+        url = url.join(response.headers["Location"])
+    raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
