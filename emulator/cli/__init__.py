@@ -6,6 +6,7 @@ create-task, query-task, wait, tasks, templates, storages, sign, reset, keys.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Sequence
@@ -21,7 +22,9 @@ __all__ = ["main"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest:
+        _take_rest(parser, args, rest)
     os.umask(0o077)  # the data dir holds keys and storage credentials: owner-only files
     try:
         return int(args.run(args))
@@ -46,3 +49,18 @@ def _parser() -> Parser:
     control.add_commands(commands)  # reset | keys | tasks
     sign.add_commands(commands)
     return parser
+
+
+def _take_rest(parser: Parser, args: argparse.Namespace, rest: list[str]) -> None:
+    """KEY=VALUE given after an option (`call POST /p --json '{}' k=v`) still counts.
+
+    argparse fills a `nargs="*"` positional once, before the options that follow it, and
+    parse_intermixed_args cannot be used with subcommands; so `call` takes what is left.
+    """
+    more = getattr(args, "more_params", None)
+    if more is None or any(arg.startswith("-") for arg in rest):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    try:
+        args.params = [*args.params, *(more(arg) for arg in rest)]
+    except argparse.ArgumentTypeError as exc:
+        parser.error(f"argument KEY=VALUE: {exc}")

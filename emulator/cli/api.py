@@ -42,7 +42,7 @@ def add_commands(commands: Any) -> None:
     )
     call.add_argument("--json", dest="body", type=json_text, help="the JSON body, as given")
     _generation_flags(call)
-    call.set_defaults(run=_call)
+    call.set_defaults(run=_call, more_params=param)
 
     query = command(commands, "query-task", "print one task's envelope (query_task)", _query)
     query.add_argument("task_id", help="as create_task returned it")
