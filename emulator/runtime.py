@@ -94,14 +94,10 @@ class Runtime:
         endpoint = settings.s3_endpoint_url
         if endpoint is None:
             # moto (with Flask) takes ~0.3 s to import: only when S3 is embedded.
-            from emulator.origins import SitePolicy
             from emulator.s3server import EmbeddedS3
 
             self.s3 = EmbeddedS3(
-                host=settings.host,
-                port=settings.s3_port,
-                data_dir=settings.data_dir,
-                policy=SitePolicy.from_settings(settings),
+                host=settings.host, port=settings.s3_port, data_dir=settings.data_dir
             )
             self.s3.start()
             endpoint = self.s3.endpoint_url
