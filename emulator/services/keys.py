@@ -39,8 +39,7 @@ def create(
     """A new enabled pair: 16-character id, 32-character secret (random unless given)."""
     key_id = access_key_id or _random(_ID_ALPHABET, 16)
     secret = access_key_secret or _random(_SECRET_ALPHABET, 32)
-    _check("access_key_id", key_id, 16)
-    _check("access_key_secret", secret, 32)
+    check_pair(key_id, secret)
     if session.get(AccessKey, key_id) is not None:
         raise Duplicated(f"access key {key_id!r} exists")
     key = AccessKey(
@@ -70,6 +69,12 @@ def delete(*, session: Session, access_key_id: str) -> None:
             "cannot be deleted"
         )
     session.delete(key)
+
+
+def check_pair(access_key_id: str, access_key_secret: str) -> None:
+    """BadParam unless both have the vendor's lengths (16 and 32) and printable characters."""
+    _check("access_key_id", access_key_id, 16)
+    _check("access_key_secret", access_key_secret, 32)
 
 
 def _random(alphabet: str, length: int) -> str:

@@ -26,8 +26,12 @@ def add(
     extra: dict[str, object] | None = None,
     now: float,
     prepare_bucket: Callable[[str], None] | None = None,
+    storage_id: str | None = None,
 ) -> Storage:
-    """Record a storage; `prepare_bucket` creates (or checks) the bucket in the object store."""
+    """Record a storage; `prepare_bucket` creates (or checks) the bucket in the object store.
+
+    `storage_id` is the seed file's fixed id; the API always lets one be made.
+    """
     clash = session.exec(
         select(Storage).where(
             Storage.type == type,
@@ -41,7 +45,7 @@ def add(
     if prepare_bucket is not None:
         prepare_bucket(bucket)
     storage = Storage(
-        storage_id=hex_id(16),
+        storage_id=storage_id or hex_id(16),
         type=type,
         region=region,
         bucket=bucket,
