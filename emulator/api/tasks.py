@@ -25,7 +25,7 @@ Hours = Annotated[int, Field(ge=0, le=87_600, description="hours before now")]
 class CreateTask(VendorParams):
     template_name: fields.Name
     input: fields.MediaUrl
-    output: fields.ObjectKey
+    output: fields.ObjectKey = Field(description="a key, or s3://<the storage's bucket>/key")
     storage_id: fields.Label
 
 

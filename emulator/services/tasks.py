@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +31,8 @@ MESSAGES = {
 
 
 MANIFEST_SUFFIXES = {"hls": ".m3u8", "dash": ".mpd"}
+# A URL's scheme (RFC 3986 section 3.1) followed by `//`: an output that names another place.
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def objkey(*, prefix: str, output: str, format: str) -> str:
@@ -49,17 +52,22 @@ def create(
     input: str,
     output: str,
     storage_id: str,
-    output_uri: bool = False,
 ) -> Task:
-    """`output_uri`: output may also be `s3://bucket/key` or `oss://bucket/key` naming the
-    storage's own bucket, a literal key (the v1 generation allows it; issue 7)."""
+    """`output` is a key under the storage's prefix, or `s3://bucket/key` / `oss://bucket/key`
+    naming the storage's own bucket, taken without the prefix (README "Tasks on v1")."""
     template = templates.get_for_task(session=session, name=template_name)
     storage = session.get(Storage, storage_id)
     if storage is None:
         raise BadParam(f"storage_id: storage {storage_id!r} does not exist")
     prefix, key = storage.prefix, output
-    if output_uri and output.startswith(OBJECT_SCHEMES):
+    if output.startswith(OBJECT_SCHEMES):
         prefix, key = "", _own_bucket_key(output, storage.bucket)
+    elif _URL.match(output):
+        # Stored as a key it would land at `prefix/http://…`, which nobody asked for.
+        raise BadParam(
+            f"output: {output.split(':', 1)[0]}:// is not an object key; give a key, or "
+            "s3://bucket/key or oss://bucket/key in the storage's own bucket"
+        )
     # Whole seconds: list_task orders by second, then task_id (SPEC.md section 5).
     now = math.floor(clock_now(session))
     task = Task(

@@ -28,7 +28,7 @@ def create_task(
     request: Request, ctx: ContextDep, p: Annotated[CreateTask, Depends(v1_params(CreateTask))]
 ) -> Response:
     with ctx.db.write() as session:
-        task = tasks.create(session=session, **p.model_dump(), output_uri=True)
+        task = tasks.create(session=session, **p.model_dump())
     ctx.wake_workers()
     return ok(request, {"task_id": task.task_id})
 
