@@ -284,9 +284,14 @@ class Verifier:
         if last is not None and last[0] == date:
             return last[1]
         try:
-            sent = parsedate_to_datetime(date).timestamp()
+            parsed = parsedate_to_datetime(date)
         except (TypeError, ValueError, IndexError):
             raise AuthFail(f"unparseable Date header {date!r}: use RFC 1123 in GMT") from None
+        if parsed.tzinfo is None:
+            # Read as the server's local time, the same header would mean another moment on
+            # another machine (RFC 5322's "-0000" reads as zone-less too: it says "zone unknown").
+            raise AuthFail(f"Date header {date!r} has no time zone: use RFC 1123 in GMT")
+        sent = parsed.timestamp()
         self._last_date = (date, sent)
         return sent
 
