@@ -46,6 +46,9 @@ def add_commands(commands: Any) -> None:
 
     query = command(commands, "query-task", "print one task's envelope (query_task)", _query)
     query.add_argument("task_id", help="as create_task returned it")
+    query.add_argument(
+        "--field", help="print only this field of the task (e.g. output_url, status)"
+    )
     _generation_flags(query)
 
     create = command(commands, "create-task", "create a task and print its id alone", _create)
@@ -114,7 +117,18 @@ def _call(args: argparse.Namespace) -> int:
 @guarded
 def _query(args: argparse.Namespace) -> int:
     path = f"{V1_PREFIX}/query_task" if args.v1 else "/api/query_task"
-    return print_envelope(_send(args, "GET", path, {"task_id": args.task_id}, b""))
+    response = _send(args, "GET", path, {"task_id": args.task_id}, b"")
+    if args.field is None:
+        return print_envelope(response)
+    envelope = response.json()
+    data = envelope.get("data") if envelope.get("code") == 0 else None
+    if not isinstance(data, dict) or args.field not in data:
+        detail = envelope.get("detail") or f"the task has no field {args.field!r}"
+        print(f"transcode-emulator query-task: {detail}", file=sys.stderr)
+        return 1
+    value = data[args.field]
+    print(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+    return 0
 
 
 def _send(

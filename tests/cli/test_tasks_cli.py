@@ -61,6 +61,15 @@ def test_wait_prints_each_status_and_exits_0_on_success(
     assert statuses == [s for s in order if s in statuses]
 
 
+def test_query_task_prints_one_field(api: TranscodeClient, cli: Cli, storage_id: str) -> None:
+    task = api.create_task("origin", UNREACHABLE, "f.mp4", storage_id).task_id
+    done = cli("query-task", task, "--field", "objkey")
+    assert (done.returncode, done.stdout) == (0, "f.mp4\n"), done.stderr
+    missing = cli("query-task", task, "--field", "nope")
+    assert missing.returncode == 1
+    assert missing.stderr == "transcode-emulator query-task: the task has no field 'nope'\n"
+
+
 def test_wait_exits_1_when_the_task_fails(api: TranscodeClient, cli: Cli, storage_id: str) -> None:
     task = api.create_task("origin", UNREACHABLE, "no.mp4", storage_id).task_id
     done = cli("wait", task, "--timeout", "30")
