@@ -4,10 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck setup bytecode ffmpeg tools browser bench clean
+.PHONY: run test lint typecheck install setup bytecode ffmpeg tools browser bench clean
 
-run: setup
-	$(BIN)/transcode-emulator serve
+# `run` needs only the install (no compose or browser checks): its output is what it installs,
+# then the banner.
+run: install
+	@$(BIN)/transcode-emulator serve
 
 test: setup
 	$(BIN)/pytest
@@ -18,20 +20,26 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-setup: $(STAMP) bytecode ffmpeg tools browser
+install: $(STAMP) bytecode ffmpeg
+
+setup: install tools browser
 
 # Compiled once here, so every start reads bytecode even where PYTHONDONTWRITEBYTECODE is set
 # (an editable install is not compiled by pip); files already up to date are skipped.
 bytecode: $(STAMP)
 	@$(BIN)/python -m compileall -q emulator migrations >/dev/null
 
+# pip --quiet still shows the build backend's warnings. setuptools' editable install uses a meta
+# path finder here (migrations/ is installed as emulator.migrations) and always adds a note,
+# "Editable installation ... be careful with folders": information, not a fault, so filtered.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@echo "Installing transcode-emulator and its dependencies into $(VENV) (again only when pyproject.toml changes)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
 
 ffmpeg:
 	@sh scripts/ensure-ffmpeg.sh
