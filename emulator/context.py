@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from emulator.auth import KeyRing, NonceCache, Verifier
-from emulator.config import Settings
+from emulator.config import Settings, display_host
 from emulator.db.engine import Database
 from emulator.netguard import NetGuard
 from emulator.services.changes import TaskChanges
@@ -45,7 +45,11 @@ class Context:
             skew_s=settings.date_skew_s,
             allow_legacy=settings.auth_schemes == "all",
         )
-        guard = NetGuard(block_private=settings.block_private_networks == "on")
+        guard = NetGuard(
+            block_private=settings.block_private_networks == "on",
+            own_bases=own_base_urls(settings),
+            own_path=_always_allowed_path,
+        )
         return cls(
             settings=settings, db=db, keys=keys, nonces=nonces, verifier=verifier, guard=guard
         )
@@ -55,3 +59,16 @@ class Context:
 
     def presign(self, bucket: str, key: str) -> str:
         return self.objects.presign_get(bucket, key) if self.objects else ""
+
+
+def own_base_urls(settings: Settings) -> tuple[str, ...]:
+    """The URLs this emulator's API answers at: its public URL and the address it is bound to."""
+    bound = f"http://{display_host(settings.host)}:{settings.port}"
+    return tuple(dict.fromkeys([settings.api_base_url, bound]))
+
+
+def _always_allowed_path(path: str) -> bool:
+    """The emulator's own sample clips stay fetchable under EMULATOR_BLOCK_PRIVATE_NETWORKS=on."""
+    from emulator.control.samples import is_sample_path  # the control layer imports this module
+
+    return is_sample_path(path)

@@ -89,6 +89,17 @@ class NetGuard:
 
     block_private: bool = False
     resolve: Resolver = field(default=system_resolve)
+    # The emulator's own base URLs, and which paths under them stay allowed with block_private
+    # (its sample clips and callback inbox): this very process serves them.
+    own_bases: tuple[str, ...] = ()
+    own_path: Callable[[str], bool] = field(default=lambda path: False)
+
+    def is_own(self, url: httpx.URL) -> bool:
+        """Whether `url` names one of the emulator's own always-allowed resources."""
+        text = str(url)
+        return any(
+            text.startswith(base.rstrip("/") + "/") for base in self.own_bases
+        ) and self.own_path(url.path)
 
     def addresses(self, host: str, port: int) -> list[Address]:
         """An IP literal as it is; a name through `resolve` (refused when it does not resolve)."""
@@ -116,8 +127,9 @@ class NetGuard:
             found = self.addresses(host, port)
         except Refused as exc:
             raise Refused(f"refused {url}: {exc}") from None
+        block_private = self.block_private and not self.is_own(url)
         for address in found:  # one bad address refuses the name: any could be picked later
-            reason = refusal(address, block_private=self.block_private)
+            reason = refusal(address, block_private=block_private)
             if reason:
                 raise Refused(f"refused {url}: host {host!r} is {reason}")
         extensions = {"sni_hostname": host} if url.scheme == "https" else {}

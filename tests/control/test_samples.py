@@ -69,3 +69,24 @@ def test_a_task_takes_a_sample_as_its_input(
     task_id = api.create_task("480p", sample, "from-sample.mp4", storage_id).task_id
     done = wait_for(api, task_id)
     assert done["status"] == "success", done["err_msg"]
+
+
+def test_own_samples_stay_allowed_when_private_networks_are_blocked(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from tests.conftest import make_settings
+
+    data = tmp_path_factory.mktemp("blocked")
+    settings = make_settings(data, block_private_networks="on")
+    with EmulatorServer(settings) as server:
+        s = server.settings
+        with TranscodeClient(server.base_url, s.access_key_id, s.access_key_secret) as api:
+            storage = api.add_storage("cn-hz", "s3", "out").storage_id
+            sample = f"{server.base_url}/_emulator/samples/240p.mp4"
+            ok = api.create_task("480p", sample, "ok.mp4", storage).task_id
+            other = f"{server.base_url}/_emulator/health"  # the same base, not a sample
+            refused = api.create_task("480p", other, "no.mp4", storage).task_id
+            assert wait_for(api, ok)["status"] == "success"
+            failed = wait_for(api, refused)
+            assert failed["err_code"] == 2001
+            assert "EMULATOR_BLOCK_PRIVATE_NETWORKS=on" in failed["err_msg"]
