@@ -17,11 +17,14 @@ from emulator.server import free_port
 BARE_APP = """
 import uvicorn
 from fastapi import FastAPI
+from emulator.config import Settings
+from emulator.server import uvicorn_options
 app = FastAPI()
 @app.get("/bare")
 async def bare():
     return {"code": 0, "msg": "success", "data": {"task_id": "x" * 32}}
-uvicorn.run(app, host="127.0.0.1", port=%d, log_level="warning", access_log=False)
+# Served as `serve` serves the emulator (same protocol, same limits): the ratio is the app's.
+uvicorn.run(app, **uvicorn_options(Settings(port=%d)))
 """
 
 

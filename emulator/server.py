@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from typing import Any
 
 import uvicorn
 
@@ -19,6 +20,28 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn.Config keywords of both `serve` and EmulatorServer, so the two cannot drift."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "warning" if settings.log_level == "info" else settings.log_level,
+        "access_log": False,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": 5,
+        "ws": "none",  # no WebSocket routes; importing a WebSocket stack costs start-up time
+        **_http_protocol(settings.max_header_bytes),
+    }
+
+
+def _http_protocol(max_header_bytes: int) -> dict[str, Any]:
+    try:
+        from emulator.headerlimit import HeaderLimitProtocol
+    except ImportError:  # no httptools (PyPy, plain uvicorn): h11's own limit, answered with 400
+        return {"http": "h11", "h11_max_incomplete_event_size": max_header_bytes}
+    return {"http": HeaderLimitProtocol.limited_to(max_header_bytes)}
+
+
 class EmulatorServer:
     """uvicorn on a daemon thread; start() returns once /_emulator/health answers 200."""
 
@@ -27,15 +50,7 @@ class EmulatorServer:
             settings = settings.model_copy(update={"port": free_port(settings.host)})
         self.settings = settings
         self.app = create_app(settings)
-        config = uvicorn.Config(
-            self.app,
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            ws="none",  # as `serve`: no WebSocket routes
-        )
+        config = uvicorn.Config(self.app, **uvicorn_options(settings))
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="emulator", daemon=True)
 

@@ -75,7 +75,7 @@ def _serve(args: argparse.Namespace) -> int:
         check_database,
         require_ffmpeg,
     )
-    from emulator.server import free_port
+    from emulator.server import free_port, uvicorn_options
 
     settings = settings_from(args, **({"worker_concurrency": 0} if args.no_worker else {}))
     if settings.port == 0:
@@ -93,15 +93,7 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"transcode-emulator: {exc}", file=sys.stderr)
             return 1
     app = create_app(settings, announce=True, on_ready=_collect_garbage_again)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning" if settings.log_level == "info" else settings.log_level,
-        access_log=False,
-        timeout_graceful_shutdown=5,
-        ws="none",  # no WebSocket routes; importing a WebSocket stack costs ~17 ms of start-up
-    )
+    uvicorn.run(app, **uvicorn_options(settings))
     return 0
 
 
