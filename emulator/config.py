@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     control_token: str | None = None
     # The last N vendor-API requests kept for GET /_emulator/requests (0: none are kept).
     request_log_size: int = Field(1000, ge=0, le=100_000)
+    # ...and the memory they may take: past it the oldest entries go (values are truncated).
+    request_log_bytes: int = Field(8 * 1024**2, ge=0)
     # Request line and headers of one request, counted by the HTTP server before the app sees
     # them: past it the answer is 431 and the rest is not read (an unbounded header is memory).
     max_header_bytes: int = Field(32 * 1024, ge=1024, le=1024**2)

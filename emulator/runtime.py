@@ -42,7 +42,8 @@ class Runtime:
         # Control API helpers that requests reach through ctx.services (api/deps, middleware).
         self.faults: FaultWatch = ctx.services.setdefault("faults", FaultWatch(ctx.db))
         self.requests: RequestLog = ctx.services.setdefault(
-            "request_log", RequestLog(ctx.settings.request_log_size)
+            "request_log",
+            RequestLog(ctx.settings.request_log_size, ctx.settings.request_log_bytes),
         )
 
     def start(self) -> None:

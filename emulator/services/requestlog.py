@@ -1,7 +1,13 @@
 """The request log: the last N vendor-API requests of this process, secrets masked on the way out.
 
 Capturing is on the hot path, so it only keeps raw facts (bytes, a status, two clock reads);
-parsing and masking happen when the log is read (GET /_emulator/requests).
+parsing and masking happen when the log is read (GET /_emulator/requests). The exception is the
+Authorization header, masked as it is kept so that no credential stays in memory.
+
+What is kept is bounded twice over: each value is cut (a header value at 1 KiB, the body and the
+server's StringToSign at 4 KiB, shown with TRUNCATED after them), and the entries' estimated
+size stays within a byte budget (EMULATOR_REQUEST_LOG_BYTES) besides their count: past either,
+the oldest entries go.
 """
 
 from __future__ import annotations
@@ -18,10 +24,14 @@ from urllib.parse import parse_qsl
 from starlette.types import Message, Receive, Scope
 
 API_PREFIXES = ("/api/", "/vodencoding/")
-MAX_BODY_KEPT = 64 * 1024
-MAX_TEXT_SHOWN = 2048
+MAX_BODY_KEPT = 4 * 1024
+MAX_VALUE_KEPT = 1024
 HEAD_KEPT = 256
+# Objects, numbers and short strings of one entry besides the bytes counted one by one.
+ENTRY_OVERHEAD = 1024
 MASK = "***"
+TRUNCATED = "…(truncated)"
+STATE_KEPT = ("request_id", "auth_scheme", "access_key_id", "auth_error", "string_to_sign", "fault")
 
 SECRET_NAMES = frozenset(
     {"storage_sk", "storage_ak", "access_key_secret", "secret_key", "secret", "password", "token"}
@@ -38,10 +48,11 @@ class Capture:
 
     __slots__ = (
         "at",
+        "authorization",
         "body",
+        "body_seen",
         "client",
         "head",
-        "headers",
         "method",
         "path",
         "query",
@@ -53,25 +64,24 @@ class Capture:
         self.at = time.time()
         self.started = time.perf_counter()
         self.method: str = scope["method"]
-        self.path: str = scope["path"]
-        self.query: bytes = scope.get("query_string", b"")
-        self.headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+        self.path: str = scope["path"][:MAX_VALUE_KEPT]
+        self.query: bytes = scope.get("query_string", b"")[:MAX_BODY_KEPT]
+        self.authorization = _authorization(scope.get("headers", []))
         client = scope.get("client")
         self.client: str | None = client[0] if client else None
         self.body: list[bytes] = []
+        self.body_seen = 0
         self.status = 0
         self.head = b""
 
     def wrap(self, receive: Receive) -> Receive:
-        kept = 0
-
         async def wrapped() -> Message:
-            nonlocal kept
             message = await receive()
             chunk = message.get("body", b"") if message["type"] == "http.request" else b""
-            if chunk and kept < MAX_BODY_KEPT:
-                self.body.append(chunk[: MAX_BODY_KEPT - kept])
-                kept += len(chunk)
+            if chunk:
+                if self.body_seen < MAX_BODY_KEPT:
+                    self.body.append(chunk[: MAX_BODY_KEPT - self.body_seen])
+                self.body_seen += len(chunk)
             return message
 
         return wrapped
@@ -82,26 +92,50 @@ class Capture:
         elif message["type"] == "http.response.body" and len(self.head) < HEAD_KEPT:
             self.head += message.get("body", b"")[: HEAD_KEPT - len(self.head)]
 
+    def size(self) -> int:
+        """An estimate of the memory this capture holds."""
+        return (
+            ENTRY_OVERHEAD
+            + sum(len(chunk) for chunk in self.body)
+            + len(self.head)
+            + len(self.path)
+            + len(self.query)
+            + len(self.authorization or "")
+        )
+
 
 class RequestLog:
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int = 8 * 1024**2) -> None:
         self.size = size
-        self._entries: deque[tuple[Capture, float, dict[str, Any]]] = deque(maxlen=max(size, 1))
+        self.max_bytes = max_bytes
+        self._entries: deque[tuple[Capture, float, dict[str, Any], int]] = deque()
+        self._bytes = 0
         self._lock = threading.Lock()
 
+    @property
+    def bytes_kept(self) -> int:
+        """The estimated size of the entries kept, always within max_bytes."""
+        return self._bytes
+
     def start(self, scope: Scope) -> Capture | None:
-        if self.size <= 0 or not scope["path"].startswith(API_PREFIXES):
+        if self.size <= 0 or self.max_bytes <= 0 or not scope["path"].startswith(API_PREFIXES):
             return None
         return Capture(scope)
 
     def add(self, capture: Capture, state: dict[str, Any]) -> None:
         latency_ms = (time.perf_counter() - capture.started) * 1000
+        kept = {k: _cut_any(state[k], MAX_BODY_KEPT) for k in STATE_KEPT if k in state}
+        size = capture.size() + sum(len(v) for v in kept.values() if isinstance(v, str))
         with self._lock:
-            self._entries.append((capture, latency_ms, dict(state)))
+            self._entries.append((capture, latency_ms, kept, size))
+            self._bytes += size
+            while len(self._entries) > self.size or self._bytes > self.max_bytes:
+                self._bytes -= self._entries.popleft()[3]
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._bytes = 0
 
     def read(
         self,
@@ -117,7 +151,7 @@ class RequestLog:
         if path and not path.startswith("/") and path != "*":
             path = f"/api/{path}"
         found: list[dict[str, Any]] = []
-        for capture, latency_ms, state in reversed(entries):
+        for capture, latency_ms, state, _ in reversed(entries):
             if path and not fnmatch.fnmatchcase(capture.path, path):
                 continue
             if method and capture.method != method.upper():
@@ -145,7 +179,7 @@ def render(capture: Capture, latency_ms: float, state: dict[str, Any]) -> dict[s
         "code": int(match[1]) if match else None,
         "latency_ms": round(latency_ms, 2),
         "signature": verdict(state),
-        "authorization": _authorization(capture.headers),
+        "authorization": capture.authorization,
         "fault": state.get("fault"),
         "client": capture.client,
     }
@@ -163,8 +197,8 @@ def _params(capture: Capture) -> tuple[dict[str, Any], str | None]:
         value = None
     if isinstance(value, dict):
         return mask(value), None
-    text = raw[:MAX_TEXT_SHOWN].decode("utf-8", errors="replace")
-    return mask(query), mask_text(text)
+    text = mask_text(raw.decode("utf-8", errors="replace"))
+    return mask(query), text + TRUNCATED if capture.body_seen > len(raw) else text
 
 
 def verdict(state: dict[str, Any]) -> dict[str, Any]:
@@ -200,12 +234,21 @@ def mask_text(text: str) -> str:
 
 
 def _authorization(headers: list[tuple[bytes, bytes]]) -> str | None:
-    """The Authorization header with its signature or credentials masked."""
+    """The Authorization header with its signature or credentials masked, then cut."""
     value = next((v for k, v in headers if k == b"authorization"), None)
     if value is None:
         return None
     text = value.decode("latin-1")
     if text.startswith("Visionular "):
-        return re.sub(r"Signature=\S*", f"Signature={MASK}", text)
+        return _cut(re.sub(r"Signature=\S*", f"Signature={MASK}", text), MAX_VALUE_KEPT)
     scheme = text.split(" ", 1)[0]
-    return f"{scheme} {MASK}"
+    return f"{_cut(scheme, MAX_VALUE_KEPT)} {MASK}"
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` cut at `limit` characters, with TRUNCATED after it when it was longer."""
+    return text[:limit] + TRUNCATED if len(text) > limit else text
+
+
+def _cut_any(value: Any, limit: int) -> Any:
+    return _cut(value, limit) if isinstance(value, str) else value
