@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
-from emulator import __version__
+from emulator import __version__, docs
 from emulator.api import storages, tasks, templates
 from emulator.api.envelope import error_response, failed
 from emulator.api.hot import HotRoutes
@@ -62,6 +62,9 @@ def create_app(
             "generation) take HTTP Basic `base64(AccessKeyId:AccessKeySecret)` or that signature."
         ),
         lifespan=lifespan,
+        # Served by emulator/docs.py from vendored assets: FastAPI's own pages use CDNs.
+        docs_url=None,
+        redoc_url=None,
         # FastAPI's native OpenTelemetry hooks looked up the global providers on every request;
         # the emulator exports no telemetry (README, Performance).
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -72,6 +75,7 @@ def create_app(
         app.include_router(router)
     # Players fetch AES-128 keys here: media delivery, so not behind EMULATOR_CONTROL.
     app.include_router(media_keys.router)
+    app.include_router(docs.router)  # /docs, /redoc and `/`, with the control surface or not
     for router in (v1_storages.router, v1_templates.router, v1_tasks.router):
         app.include_router(router)
     if settings.control == "on":
