@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     public_s3_url: str | None = None
     public_url: str | None = None
     create_buckets: Literal["on", "off"] = "on"
+    # A JSON or YAML file of storages (fixed ids), templates and keys, applied at every start
+    # and after every reset (services/seed.py).
+    seed: Path | None = None
 
     worker_concurrency: int = Field(1, ge=0, le=64)
     worker_lease_s: float = Field(15.0, gt=0)

@@ -19,7 +19,8 @@ from emulator.db.engine import migrate
 from emulator.db.models import AccessKey, Task
 from emulator.db.tasks import STATUSES
 from emulator.objectstore import ObjectStore
-from emulator.services import faults, holds
+from emulator.services import faults, holds, seed
+from emulator.services.buckets import bucket_preparer
 from emulator.services.faults import FaultWatch
 from emulator.services.requestlog import RequestLog
 from emulator.services.reset import reset_database
@@ -45,9 +46,17 @@ class Runtime:
             "request_log",
             RequestLog(ctx.settings.request_log_size, ctx.settings.request_log_bytes),
         )
+        self.seed: seed.Seed | None = None
+        self.started = False
 
     def start(self) -> None:
+        """Everything but HTTP; `serve` calls it before uvicorn, so a busy S3 port or a bad
+        seed file is one line instead of a lifespan traceback. A second call does nothing."""
+        if self.started:
+            return
         settings = self.ctx.settings
+        # Read first: a broken seed file stops start-up before anything is written.
+        self.seed = seed.load(settings.seed) if settings.seed else None
         if settings.worker_concurrency > 0:
             require_ffmpeg()
         prepare_data_dir(settings.data_dir)
@@ -59,8 +68,8 @@ class Runtime:
             (Path(settings.data_dir) / INITIALIZED).touch(mode=0o600)
         if not self.ctx.db.is_sqlite:  # API nodes behind a load balancer see each other's nonces
             self.ctx.nonces.share_through(self.ctx.db)
-        self._sync_configured_key()
         self._start_object_store()
+        self._initial_state()
         if settings.worker_concurrency > 0:
             from emulator.worker import Worker
 
@@ -74,10 +83,12 @@ class Runtime:
             )
             self.worker.start()
         self.callbacks.start()
+        self.started = True
         self.ctx.ready = True
 
     def stop(self) -> None:
         self.ctx.ready = False
+        self.started = False
         if self.worker is not None:
             self.worker.stop()
         self.callbacks.stop()
@@ -104,9 +115,23 @@ class Runtime:
             endpoint = self.s3.endpoint_url
         self.ctx.s3_endpoint = endpoint
         self.ctx.objects = ObjectStore(endpoint_url=endpoint, public_url=settings.public_s3_url)
-        # Separate `worker` processes find the embedded endpoint here (README, Workers).
+
+    def _initial_state(self) -> None:
+        """What start-up builds and every reset builds again, so the two cannot drift: the
+        configured key, the S3 endpoint record, the seed file's rows and their buckets.
+        (Built-in templates come with the schema: a reset never deletes them.)"""
+        self._sync_configured_key()
         with self.ctx.db.write() as session:
-            state.put(session, S3_ENDPOINT_KEY, endpoint)
+            # Separate `worker` processes find the embedded endpoint here (docs/transcoding.md).
+            if self.ctx.s3_endpoint:
+                state.put(session, S3_ENDPOINT_KEY, self.ctx.s3_endpoint)
+            if self.seed is not None:
+                seed.apply(
+                    self.seed,
+                    session=session,
+                    now=state.clock_now(session),
+                    prepare_bucket=bucket_preparer(self.ctx),
+                )
 
     def reset(self, parts: list[str]) -> None:
         """Stop running work, then clear the database parts and objects (POST /_emulator/reset)."""
@@ -118,13 +143,12 @@ class Runtime:
             reset_database(session=session, parts=parts)
             if "tasks" in parts:
                 callbacks.clear(session)
-            if "state" in parts and self.ctx.s3_endpoint:
-                state.put(session, S3_ENDPOINT_KEY, self.ctx.s3_endpoint)
         if "objects" in parts:
             if self.s3 is not None:
                 self.s3.reset()
             elif self.ctx.objects is not None:
                 self.ctx.objects.delete_all()
+        self._initial_state()
         if "state" in parts:  # clock, holds and faults went with the kv table
             self.faults.invalidate()
             self.requests.clear()
