@@ -33,11 +33,17 @@ from emulator.config import Settings
 from emulator.db import tasks as machine
 from emulator.db.engine import Database
 from emulator.db.models import Task
-from emulator.errors import TRANSCODE_FAILED, UPLOAD_FAILED, TaskCancelled, TaskFailed
+from emulator.errors import (
+    LOGO_FETCH_FAILED,
+    TRANSCODE_FAILED,
+    UPLOAD_FAILED,
+    TaskCancelled,
+    TaskFailed,
+)
 from emulator.netguard import NetGuard
 from emulator.objectstore import ObjectStore, ObjectStoreError
 from emulator.services import faults, holds
-from emulator.transcode import command
+from emulator.transcode import command, demuxers
 from emulator.transcode.probe import MediaInfo, Probing
 from emulator.transcode.runner import FfmpegFailed, run_ffmpeg
 from emulator.worker_io import disk_full, fetch_input, fetch_logo, input_path
@@ -226,7 +232,8 @@ class Worker:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix="task-", dir=self.tmp_dir))
         try:
-            return Spare(workdir, Probing(input_path(workdir), gate_dir=workdir))
+            probing = Probing(input_path(workdir), gate_dir=workdir, formats=demuxers.INPUT_FORMATS)
+            return Spare(workdir, probing)
         except BaseException:
             shutil.rmtree(workdir, ignore_errors=True)
             raise
@@ -388,6 +395,10 @@ class Worker:
             )
         except FfmpegFailed as failure:
             self._save(job, stderr_tail=failure.stderr_tail)
+            if demuxer := demuxers.refused(failure.stderr_tail):
+                # The input passed the same whitelist when it was probed: the logo did not.
+                problem = "logo is not a self-contained image or video"
+                raise demuxers.refusal(LOGO_FETCH_FAILED, problem, demuxer) from None
             raise
         # The next task's ffprobe loads while this one uploads, on a CPU ffmpeg has freed.
         job.next_spare = self._spare()

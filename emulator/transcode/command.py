@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.errors import NOT_EMULATED, TRANSCODE_FAILED, TaskFailed
-from emulator.transcode import fields, ladder, packaging, thumbnails
+from emulator.transcode import demuxers, fields, ladder, packaging, thumbnails
 from emulator.transcode.ladder import ENCODERS, QUALITY_TO_CRF, X265_CRF_OFFSET, Gop, Rendition
 from emulator.transcode.packaging import HLS_SEGMENT_S, SUFFIXES, Encryption, Packaging
 from emulator.transcode.probe import MediaInfo, mpd_segments, playlist_segments, probe
@@ -151,9 +151,10 @@ def build_plan(
     snapshot_label = None
     if snapshots is not None:
         pictures[0], snapshot_label = thumbnails.chain(graph, pictures[0], snapshots)
-    args = ["ffmpeg", *_global_args(progress), "-i", str(input_path.resolve())]
+    args = ["ffmpeg", *_global_args(progress), *demuxers.input_args()]
+    args += ["-i", str(input_path.resolve())]
     if logo_path is not None:
-        args += ["-i", str(logo_path.resolve())]
+        args += [*demuxers.input_args(), "-i", str(logo_path.resolve())]
     if graph.chains:
         args += ["-filter_complex", graph.render()]
     args += _main_output(template, package, renditions, pictures, source, preset, out_dir, basename)

@@ -21,6 +21,7 @@ from time import monotonic
 from typing import Any
 
 from emulator.errors import INPUT_NOT_VIDEO, TaskFailed
+from emulator.transcode import demuxers
 
 PROBE_TIMEOUT_S = 60.0
 
@@ -53,9 +54,12 @@ class MediaInfo:
     format_name: str
 
 
-def probe(path: Path) -> MediaInfo:
-    """Probe `path` (a media file or a local HLS playlist); TaskFailed 2002 unless it is a video."""
-    with Probing(path) as probing:
+def probe(path: Path, *, formats: str | None = None) -> MediaInfo:
+    """Probe `path` (a media file or a local HLS playlist); TaskFailed 2002 unless it is a video.
+
+    `formats` limits the demuxers ffprobe may use (demuxers.INPUT_FORMATS for a task's input).
+    """
+    with Probing(path, formats=formats) as probing:
         return probing.result()
 
 
@@ -69,8 +73,11 @@ class Probing:
     context manager, so the process never outlives its owner.
     """
 
-    def __init__(self, path: Path, *, gate_dir: Path | None = None) -> None:
+    def __init__(
+        self, path: Path, *, gate_dir: Path | None = None, formats: str | None = None
+    ) -> None:
         self.path = path
+        self._formats = formats
         self._deadline = monotonic() + PROBE_TIMEOUT_S
         self._gate: Path | None = None
         self._report: int | None = None  # our end of the gate, once released
@@ -78,18 +85,18 @@ class Probing:
         self._closed = False
         self._process: subprocess.Popen[str] | None = None
         if gate_dir is None:
-            self._process = _spawn(path)
+            self._process = _spawn(path, formats=formats)
         elif _LIFELINE:  # else ffprobe starts at release(), as it would without a gate
             self._gate = gate_dir / f"probe-{uuid.uuid4().hex[:12]}.json"
             os.mkfifo(self._gate, 0o600)
             # A gated ffprobe whose owner died would wait for its gate forever: killed instead.
-            self._process = _spawn(path, report_to=self._gate, prefix=_LIFELINE)
+            self._process = _spawn(path, report_to=self._gate, prefix=_LIFELINE, formats=formats)
 
     def release(self) -> None:
         """`path` is complete: let a gated ffprobe read it (the time limit starts now)."""
         if self._process is None:
             self._deadline = monotonic() + PROBE_TIMEOUT_S
-            self._process = _spawn(self.path)
+            self._process = _spawn(self.path, formats=self._formats)
         elif self._gate is not None and self._report is None:
             self._deadline = monotonic() + PROBE_TIMEOUT_S
             # Opening the reading end unblocks ffprobe's open of its report (-o): non-blocking,
@@ -108,7 +115,7 @@ class Probing:
                     # Killed while it waited (it had not read the file yet): not the file's
                     # fault, so a fresh ffprobe measures it instead.
                     _reap(self._process)
-                    self._process, report = _spawn(self.path), None
+                    self._process, report = _spawn(self.path, formats=self._formats), None
             timeout = max(0.0, self._deadline - monotonic())
             self._info = _media_info(self.path, _collect(self._process, timeout, report))
         return self._info
@@ -314,6 +321,7 @@ def _spawn(
     *,
     report_to: Path | None = None,
     prefix: tuple[str, ...] = (),
+    formats: str | None = None,
 ) -> subprocess.Popen[str]:
     args = [*prefix, "ffprobe", "-v", "error", "-print_format", "json"]
     args += what if what is not None else ["-show_format", "-show_streams"]
@@ -324,6 +332,8 @@ def _spawn(
     if path.suffix.lower() in (".m3u8", ".mpd"):
         # Segments of a local playlist are local files; refuse anything that would go online.
         args += ["-protocol_whitelist", "file,crypto"]
+    if formats is not None:
+        args += ["-format_whitelist", formats]
     return subprocess.Popen(
         [*args, str(path.resolve())],
         stdin=subprocess.DEVNULL,
@@ -355,6 +365,8 @@ def _collect(
             f"input is not a decodable video: ffprobe took over {PROBE_TIMEOUT_S:g} s",
         ) from None
     if process.returncode != 0:
+        if demuxer := demuxers.refused(stderr):
+            raise demuxers.refusal(INPUT_NOT_VIDEO, "input is not a decodable video", demuxer)
         first = next((line for line in stderr.splitlines() if line.strip()), "unreadable")
         raise TaskFailed(INPUT_NOT_VIDEO, f"input is not a decodable video: {first.strip()}")
     report: dict[str, Any] = json.loads(stdout or "{}")
