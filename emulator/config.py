@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     # A JSON or YAML file of storages (fixed ids), templates and keys, applied at every start
     # and after every reset (services/seed.py).
     seed: Path | None = None
+    # Web pages allowed to read the embedded S3 besides the dashboard's (comma-separated
+    # origins, "*": any), and what they may do: a browser's writes are refused by default.
+    s3_cors_origins: str = ""
+    s3_cors_methods: str = "GET,HEAD"
 
     worker_concurrency: int = Field(1, ge=0, le=64)
     worker_lease_s: float = Field(15.0, gt=0)
@@ -55,6 +59,10 @@ class Settings(BaseSettings):
 
     control: Literal["on", "off"] = "on"
     control_token: str | None = None
+    # Host names served besides localhost, 127.0.0.1, [::1], the public URLs' and a specific
+    # --host (comma-separated, "*": any); others get 403, against DNS rebinding (origins.py).
+    # `emulator` is the container's name in compose and the docs: one label, no public name.
+    allowed_hosts: str = "emulator"
     # The last N vendor-API requests kept for GET /_emulator/requests (0: none are kept).
     request_log_size: int = Field(1000, ge=0, le=100_000)
     # ...and the memory they may take: past it the oldest entries go (values are truncated).

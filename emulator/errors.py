@@ -7,6 +7,7 @@
       |     +-- NotFoundRoute        HTTP 404 (unknown path)
       |     +-- MethodNotAllowed     HTTP 405 (wrong method)
       +-- AuthFail           1003  auth fail
+      |     +-- Forbidden            HTTP 403 (a foreign Host or a cross-site write: origins.py)
       +-- EmptyResult        1004  empty result
       +-- OperationFail      1005  operation fail
       +-- Duplicated         1006  duplicated entity
@@ -62,6 +63,11 @@ class MethodNotAllowed(BadParam):
 class AuthFail(ApiError):
     code = 1003
     msg = "auth fail"
+
+
+class Forbidden(AuthFail):
+    # 1003, not 1002: nothing in the request is malformed, the sender is not one we serve.
+    http_status = 403
 
 
 class EmptyResult(ApiError):
