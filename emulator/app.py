@@ -21,7 +21,8 @@ from emulator.control import callbacks as control_callbacks
 from emulator.control import health, media_keys, routes, samples, ui
 from emulator.control.common import TokenDep
 from emulator.errors import ApiError, BadParam, MethodNotAllowed, NotFoundRoute
-from emulator.middleware import RequestContext
+from emulator.middleware import RequestContext, SiteGuard
+from emulator.origins import SitePolicy
 from emulator.runtime import Runtime
 from emulator.v1 import storages as v1_storages
 from emulator.v1 import tasks as v1_tasks
@@ -90,6 +91,8 @@ def create_app(
     # Added first, so it sits inside RequestContext (README, Performance).
     app.add_middleware(HotRoutes, fastapi=app, ctx=ctx)
     app.add_middleware(RequestContext, request_log=requests)
+    # Last, so outermost: a foreign Host or a cross-site write runs nothing (README, Security).
+    app.add_middleware(SiteGuard, policy=SitePolicy.from_settings(settings))
     return app
 
 

@@ -1,5 +1,5 @@
-"""Pure ASGI middleware (a BaseHTTPMiddleware would halve throughput): request ids, body limit,
-the request log, the last-resort 500 envelope."""
+"""Pure ASGI middleware (a BaseHTTPMiddleware would halve throughput): the Host and cross-site
+checks, request ids, body limit, the request log, the last-resort 500 envelope."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.api.envelope import REQUEST_ID_HEADER, error_body, new_request_id, render
-from emulator.errors import ApiError, BadParam, InternalError
+from emulator.errors import ApiError, BadParam, Forbidden, InternalError
+from emulator.origins import WRITES, SitePolicy
 from emulator.services.requestlog import Capture, RequestLog
 
 log = logging.getLogger("emulator.api")
@@ -17,6 +18,54 @@ log = logging.getLogger("emulator.api")
 MAX_BODY_BYTES = 1024 * 1024
 AUTH_SCHEME_HEADER = b"x-emulator-auth-scheme"
 REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.lower().encode()
+
+
+CONTROL_PREFIX = "/_emulator"  # the control API and the dashboard (ui.PREFIX is under it)
+
+
+class SiteGuard:
+    """403 for a Host that is not the emulator's (every route) and for a browser's cross-site
+    write to the control surface; outermost, so a refused request runs nothing, not even the
+    request log, and its body is never read."""
+
+    def __init__(self, app: ASGIApp, *, policy: SitePolicy) -> None:
+        self.app = app
+        self.policy = policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        error = self._refusal(scope)
+        if error is None:
+            await self.app(scope, receive, send)
+            return
+        rid = scope.setdefault("state", {}).setdefault("request_id", new_request_id())
+        response = render(error_body(error, rid), error.http_status)
+        response.headers[REQUEST_ID_HEADER] = rid
+        await response(scope, receive, send)
+
+    def _refusal(self, scope: Scope) -> ApiError | None:
+        host = origin = fetch_site = None
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value.decode("latin-1")
+            elif name == b"origin":
+                origin = value.decode("latin-1")
+            elif name == b"sec-fetch-site":
+                fetch_site = value.decode("latin-1")
+        if not self.policy.allows_host(host, s3=False):
+            return Forbidden(self.policy.host_refusal(host))
+        method, path = scope["method"], scope["path"]
+        if method not in WRITES or not _is_control(path):
+            return None
+        if self.policy.is_cross_site(origin=origin, fetch_site=fetch_site, host=host):
+            return Forbidden(self.policy.cross_site_refusal(origin, method, path))
+        return None
+
+
+def _is_control(path: str) -> bool:
+    return path == CONTROL_PREFIX or path.startswith(f"{CONTROL_PREFIX}/")
 
 
 class RequestContext:
