@@ -19,6 +19,7 @@ from emulator.db.engine import migrate
 from emulator.db.models import AccessKey, Task
 from emulator.db.tasks import STATUSES
 from emulator.objectstore import ObjectStore
+from emulator.origins import SitePolicy
 from emulator.services import faults, holds, seed
 from emulator.services.buckets import bucket_preparer
 from emulator.services.faults import FaultWatch
@@ -109,7 +110,10 @@ class Runtime:
             from emulator.s3server import EmbeddedS3
 
             self.s3 = EmbeddedS3(
-                host=settings.host, port=settings.s3_port, data_dir=settings.data_dir
+                host=settings.host,
+                port=settings.s3_port,
+                data_dir=settings.data_dir,
+                policy=SitePolicy.from_settings(settings),
             )
             self.s3.start()
             endpoint = self.s3.endpoint_url

@@ -27,6 +27,9 @@ from moto.s3bucket_path.utils import bucket_name_from_url as path_bucket_name
 from moto.s3bucket_path.utils import parse_key_name as path_key_name
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from emulator.origins import SitePolicy
+from emulator.s3guard import S3SiteGuard
+
 log = logging.getLogger(__name__)
 
 _MUTATING = frozenset({"PUT", "POST", "DELETE"})
@@ -46,9 +49,18 @@ class EmbeddedS3:
     with the contents of data_dir, so run one EmbeddedS3 per process (reset() clears all).
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 9000, data_dir: Path) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 9000,
+        data_dir: Path,
+        policy: SitePolicy | None = None,
+    ) -> None:
         self._host = host
         self._port = port
+        # Which Host names and browser origins are served (README, Security).
+        self._policy = policy or SitePolicy.build(host=host)
         self._mirror = _DiskMirror(Path(data_dir) / "s3")
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -60,7 +72,7 @@ class EmbeddedS3:
         # One access-log line per S3 request drowns everything else.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._mirror.restore()
-        app = _DurableS3App(create_backend_app("s3"), self._mirror)
+        app = S3SiteGuard(_DurableS3App(create_backend_app("s3"), self._mirror), self._policy)
         server = make_server(
             self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
         )

@@ -113,10 +113,16 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _s3(args: argparse.Namespace) -> int:
+    from emulator.origins import SitePolicy
     from emulator.s3server import EmbeddedS3
 
     settings = settings_from(args)
-    server = EmbeddedS3(host=settings.host, port=settings.s3_port, data_dir=settings.data_dir)
+    server = EmbeddedS3(
+        host=settings.host,
+        port=settings.s3_port,
+        data_dir=settings.data_dir,
+        policy=SitePolicy.from_settings(settings),  # EMULATOR_ALLOWED_HOSTS, S3 CORS
+    )
     server.start()
     print(f"embedded S3 at {server.endpoint_url} (objects kept in {settings.data_dir}/s3)")
     _wait_for_signal()
