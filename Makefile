@@ -7,9 +7,9 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: run test lint typecheck install setup bytecode ffmpeg tools browser bench clean
 
 # `run` needs only the install (no compose or browser checks): its output is what it installs,
-# then the banner.
+# then the banner. `make run PORT=8081 S3_PORT=9001` moves the ports (as EMULATOR_PORT would).
 run: install
-	@$(BIN)/transcode-emulator serve
+	@$(BIN)/transcode-emulator serve $(if $(PORT),--port $(PORT)) $(if $(S3_PORT),--s3-port $(S3_PORT))
 
 test: setup
 	$(BIN)/pytest

@@ -106,12 +106,13 @@ def banner(ctx: Context) -> str:
         [
             f"transcode-emulator {__version__} is ready",
             f"  API base URL      {s.api_base_url}",
+            *([f"  dashboard         {s.api_base_url}/_emulator/ui"] if s.control == "on" else []),
+            f"  API docs          {s.api_base_url}/docs",
             f"  AccessKeyId       {s.access_key_id}{note}",
             f"  AccessKeySecret   {secret}",
             f"  S3 endpoint       {ctx.s3_endpoint}",
             f"  workers           {workers}",
             f"  data dir          {s.data_dir.resolve()}",
-            f"  API docs          {s.api_base_url}/docs",
         ]
     )
 

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".emulator-data")
     database_url: str | None = None
     log_level: str = "info"
+    # The console's format: a line per request and per task transition (emulator/logs.py).
+    log_format: Literal["text", "json"] = "text"
 
     access_key_id: str = DEV_ACCESS_KEY_ID
     access_key_secret: str = DEV_ACCESS_KEY_SECRET

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import pytest
@@ -29,6 +30,8 @@ INI = {
     "transcode_emulator_concurrency": "worker slots of the started emulator (default 1; 0: none)",
     "transcode_emulator_mode": "subprocess (default) or in-process",
     "transcode_emulator_startup_timeout": "seconds to wait for a healthy emulator (default 60)",
+    "transcode_emulator_seed": "seed file (EMULATOR_SEED) of the started emulator, relative to "
+    "the rootdir",
 }
 
 
@@ -44,6 +47,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--transcode-emulator-token",
         default=None,
         help="control token (EMULATOR_CONTROL_TOKEN) of that emulator, or for the started one",
+    )
+    group.addoption(
+        "--transcode-emulator-seed",
+        default=None,
+        help="seed file (storages with fixed ids, templates, keys) the started emulator applies "
+        "at start and at every reset (README, From pytest)",
     )
     for name, help_text in INI.items():
         parser.addini(name, help_text, default="")
@@ -69,6 +78,12 @@ def emulator_options(config: pytest.Config) -> EmulatorOptions:
         if not sep:
             raise pytest.UsageError(f"transcode_emulator_settings: {line!r} is not name=value")
         settings[name.strip().lower().removeprefix("emulator_")] = value.strip()
+    seed = config.getoption("--transcode-emulator-seed")
+    if seed or ini("seed"):
+        where = Path(seed) if seed else config.rootpath / ini("seed")
+        if not where.is_file():
+            raise pytest.UsageError(f"transcode_emulator seed file {where} does not exist")
+        settings["seed"] = str(where.resolve())
     options.settings = settings
     options.url = config.getoption("--transcode-emulator-url") or ini("url") or None
     options.control_token = (

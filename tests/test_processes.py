@@ -117,6 +117,7 @@ def test_serve_process_answers_a_spec_signed_request(tmp_path: Path) -> None:
         assert response.json()["data"]["quality"] == 7
         banner = proc.output()
     assert base_url in banner and DEV_ACCESS_KEY_SECRET in banner and "/docs" in banner
+    assert f"{base_url}/_emulator/ui" in banner  # the dashboard's URL
 
 
 def test_kill9_mid_task_recovers_and_keeps_objects(tmp_path: Path) -> None:
