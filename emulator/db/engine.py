@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # The newest file in migrations/versions (tests/test_migrations.py checks that it is).
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 # SQLite's page cache per connection, in KiB (negative: a size, not a page count). SQLite
 # keeps the memory of a full cache, and with up to 26 pooled connections plus one per reading
 # thread the default 2 MiB each grew the soak's RSS for as long as the database grew; the OS

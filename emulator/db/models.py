@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapper
 from sqlmodel import Field, SQLModel
 
 
@@ -58,6 +60,18 @@ class Template(SQLModel, table=True):
 
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
+    __table_args__ = (
+        # list_task: its filters, then its order walked backwards (no sort), status beside
+        # it so a status filter and the COUNT of `total` never read the table.
+        Index("ix_tasks_listing", "deleted", "create_time", "task_id", "status"),
+        # list_summary: every column it reads, in its GROUP BY order after the equality
+        # filters, so SQLite streams the groups from the index without sorting or reading rows.
+        Index(
+            "ix_tasks_summary",
+            *("status", "deleted", "finish_hour", "region", "vcodec", "height"),
+            *("finish_time", "duration"),
+        ),
+    )
 
     task_id: str = Field(primary_key=True, max_length=32)
     template_name: str
@@ -93,6 +107,31 @@ class Task(SQLModel, table=True):
     attempts: int = 0
     # del_task on a task in flight: hidden at once, removed by its worker once ffmpeg stopped.
     deleted: bool = Field(default=False, index=True)
+    # list_summary's keys as plain columns, for its index (JSON paths cannot be in one that
+    # both backends read without the row): copies of the snapshots' fields and finish_time's
+    # UTC hour, kept by _summary_keys on every ORM write. Core inserts must fill them.
+    region: str = ""
+    vcodec: str = "h264"
+    finish_hour: float | None = None
+
+
+def summary_keys(
+    *, storage: dict[str, Any], template: dict[str, Any], finish_time: float | None
+) -> dict[str, Any]:
+    """region, vcodec and finish_hour of a task, as list_summary has always read them."""
+    return {
+        "region": str(storage.get("region", "")),
+        "vcodec": str(template.get("vcodec", "h264")),
+        "finish_hour": None if finish_time is None else finish_time // 3600 * 3600,
+    }
+
+
+@event.listens_for(Task, "before_insert")
+@event.listens_for(Task, "before_update")
+def _summary_keys(_mapper: Mapper[Task], _connection: Connection, task: Task) -> None:
+    keys = summary_keys(storage=task.storage, template=task.template, finish_time=task.finish_time)
+    for name, value in keys.items():
+        setattr(task, name, value)
 
 
 class KeyValue(SQLModel, table=True):

@@ -1,0 +1,1 @@
+"""Tests of emulator/db: queries on generated task tables, on both backends."""
