@@ -14,7 +14,6 @@ from starlette.exceptions import HTTPException
 from emulator import __version__, docs
 from emulator.api import storages, tasks, templates
 from emulator.api.envelope import error_response, failed
-from emulator.api.hot import HotRoutes
 from emulator.config import Settings
 from emulator.context import Context
 from emulator.control import callbacks as control_callbacks
@@ -88,8 +87,6 @@ def create_app(
     _install_error_handlers(app)
     # The request log is read through the control API only: without it, nothing is kept.
     requests = runtime.requests if settings.control == "on" else None
-    # Added first, so it sits inside RequestContext (README, Performance).
-    app.add_middleware(HotRoutes, fastapi=app, ctx=ctx)
     app.add_middleware(RequestContext, request_log=requests)
     # Last, so outermost: a foreign Host or a cross-site write runs nothing (README, Security).
     app.add_middleware(SiteGuard, policy=SitePolicy.from_settings(settings))

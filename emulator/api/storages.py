@@ -10,7 +10,6 @@ from pydantic import Field
 
 from emulator.api.deps import ContextDep, check_signature
 from emulator.api.envelope import Envelope, ok
-from emulator.api.hot import hot
 from emulator.api.params import VendorParams, openapi, params
 from emulator.api.views import StorageId, StorageList, StorageTypes, storage_view
 from emulator.db.state import clock_now
@@ -69,15 +68,16 @@ def del_storage(
 
 
 @router.get("/list_storage", dependencies=signed, response_model=Envelope[StorageList])
-@hot
-async def list_storage(request: Request, ctx: ContextDep) -> Response:
+def list_storage(request: Request, ctx: ContextDep) -> Response:
     with ctx.db.read() as session:
         rows = [storage_view(s) for s in storages.list_all(session=session)]
-    return ok(request, {"list": rows, "num": len(rows)})
+    listing: StorageList = {"list": rows, "num": len(rows)}
+    return ok(request, listing)
 
 
 # The reference uses both names (SPEC.md section 3); neither needs a signature.
 @router.get("/list_storage_type", response_model=Envelope[StorageTypes])
 @router.get("/list_storage_types", response_model=Envelope[StorageTypes])
 async def list_storage_types(request: Request) -> Response:
-    return ok(request, {"list": list(storages.STORAGE_TYPES), "num": len(storages.STORAGE_TYPES)})
+    types: StorageTypes = {"list": list(storages.STORAGE_TYPES), "num": len(storages.STORAGE_TYPES)}
+    return ok(request, types)

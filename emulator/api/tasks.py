@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -10,9 +10,8 @@ from pydantic import Field, model_validator
 
 from emulator.api.deps import ContextDep, check_signature
 from emulator.api.envelope import Envelope, ok
-from emulator.api.hot import hot
 from emulator.api.params import VendorParams, openapi, params
-from emulator.api.views import TaskId, TaskList, TaskView, task_list_item, task_view
+from emulator.api.views import Summary, TaskId, TaskList, TaskView, task_list_item, task_view
 from emulator.db.tasks import STATUSES
 from emulator.services import fields, summary, tasks
 
@@ -84,32 +83,31 @@ def del_task(
 @router.get(
     "/query_task", response_model=Envelope[TaskView], openapi_extra=openapi(ByTaskId, "GET")
 )
-@hot
-async def query_task(
+def query_task(
     request: Request, ctx: ContextDep, p: Annotated[ByTaskId, Depends(params(ByTaskId))]
 ) -> Response:
-    task = tasks.find(db=ctx.db, task_id=p.task_id)
-    return ok(request, task_view(task, ctx.presign))
+    with ctx.db.read() as session:
+        view = task_view(tasks.get(session=session, task_id=p.task_id), ctx.presign)
+    return ok(request, view)
 
 
 @router.get("/list_task", response_model=Envelope[TaskList], openapi_extra=openapi(ListTask, "GET"))
-@hot
-async def list_task(
+def list_task(
     request: Request, ctx: ContextDep, p: Annotated[ListTask, Depends(params(ListTask))]
 ) -> Response:
     with ctx.db.read() as session:
         rows, total = tasks.page(session=session, **p.model_dump())
         items = [task_list_item(task) for task in rows]
-    return ok(request, {"list": items, "num": len(items), "total": total})
+    page: TaskList = {"list": items, "num": len(items), "total": total}
+    return ok(request, page)
 
 
 @router.get(
     "/list_summary",
-    response_model=Envelope[dict[str, Any]],
+    response_model=Envelope[Summary],
     openapi_extra=openapi(ListSummary, "GET"),
 )
-@hot
-async def list_summary(
+def list_summary(
     request: Request, ctx: ContextDep, p: Annotated[ListSummary, Depends(params(ListSummary))]
 ) -> Response:
     with ctx.db.read() as session:

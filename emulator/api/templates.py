@@ -10,7 +10,6 @@ from pydantic import Field, field_validator
 
 from emulator.api.deps import ContextDep, check_signature
 from emulator.api.envelope import Envelope, ok
-from emulator.api.hot import hot
 from emulator.api.params import VendorParams, openapi, params
 from emulator.api.views import TemplateList, TemplateView, template_view
 from emulator.db.state import clock_now
@@ -70,7 +69,11 @@ def add_template(
 ) -> Response:
     with ctx.db.write() as session:
         template = templates.add(
-            session=session, name=p.name, fields=p.given(), now=clock_now(session)
+            session=session,
+            name=p.name,
+            fields=p.given(),
+            now=clock_now(session),
+            max_pixel_rate=ctx.settings.max_pixel_rate,
         )
         view = template_view(template)
     return ok(request, view)
@@ -90,8 +93,7 @@ def del_template(
 @router.get(
     "/query_template", response_model=Envelope[TemplateView], openapi_extra=openapi(ByName, "GET")
 )
-@hot
-async def query_template(
+def query_template(
     request: Request, ctx: ContextDep, p: Annotated[ByName, Depends(params(ByName))]
 ) -> Response:
     with ctx.db.read() as session:
@@ -110,14 +112,19 @@ def update_template(
     p: Annotated[UpdateTemplate, Depends(params(UpdateTemplate))],
 ) -> Response:
     with ctx.db.write() as session:
-        template = templates.update(session=session, name=p.name, fields=p.given())
+        template = templates.update(
+            session=session,
+            name=p.name,
+            fields=p.given(),
+            max_pixel_rate=ctx.settings.max_pixel_rate,
+        )
         view = template_view(template)
     return ok(request, view)
 
 
 @router.get("/list_template", response_model=Envelope[TemplateList])
-@hot
-async def list_template(request: Request, ctx: ContextDep) -> Response:
+def list_template(request: Request, ctx: ContextDep) -> Response:
     with ctx.db.read() as session:
         rows = [template_view(t) for t in templates.list_all(session=session)]
-    return ok(request, {"list": rows, "num": len(rows)})
+    listing: TemplateList = {"list": rows, "num": len(rows)}
+    return ok(request, listing)

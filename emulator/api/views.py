@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import cast
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict
 
 from emulator.db.models import Storage, Task, Template
 from emulator.objectstore_urls import parse_object_url
@@ -17,35 +18,35 @@ UNFINISHED = 946684800  # 2000-01-01 00:00:00 UTC: finish_time of a task that ha
 Presign = Callable[[str, str], str]
 
 
-class Listing(BaseModel):
-    list: list[Any]
-    num: int
+# Each shape is a TypedDict: the builder below is typed as returning it (mypy checks the
+# keys and types), and routes name it as their response_model, so OpenAPI documents what the
+# body really holds. typing_extensions' TypedDict: pydantic needs it on Python < 3.12.
 
 
-class StorageId(BaseModel):
+class StorageId(TypedDict):
     storage_id: str
 
 
-class TaskId(BaseModel):
+class TaskId(TypedDict):
     task_id: str
 
 
-class StorageView(BaseModel):
+class StorageView(TypedDict):
     bucket: str
     prefix: str
     region: str
     storage_id: str
     type: str
-    notify: str = ""
+    notify: str
 
 
-class StorageList(Listing):
+class StorageList(TypedDict):
     list: list[StorageView]
+    num: int
 
 
-class TemplateView(BaseModel):
-    model_config = ConfigDict(extra="allow")  # v1-only fields ride along as extensions
-
+@with_config(ConfigDict(extra="allow"))  # v1-only fields ride along as extensions
+class TemplateView(TypedDict):
     name: str
     description: str
     format: str
@@ -63,11 +64,12 @@ class TemplateView(BaseModel):
     create_time: str
 
 
-class TemplateList(Listing):
+class TemplateList(TypedDict):
     list: list[TemplateView]
+    num: int
 
 
-class TaskView(BaseModel):
+class TaskView(TypedDict):
     src_bitrate: float
     dst_bitrate: float
     create_time: int
@@ -92,7 +94,7 @@ class TaskView(BaseModel):
     height: int
 
 
-class TaskListItem(BaseModel):
+class TaskListItem(TypedDict):
     create_time: str
     finish_time: str
     input: str
@@ -101,16 +103,38 @@ class TaskListItem(BaseModel):
     task_id: str
 
 
-class TaskList(Listing):
+class TaskList(TypedDict):
     list: list[TaskListItem]
+    num: int
     total: int
 
 
-class StorageTypes(Listing):
+class StorageTypes(TypedDict):
     list: list[str]
+    num: int
 
 
-def storage_view(storage: Storage) -> dict[str, Any]:
+@with_config(ConfigDict(extra="allow"))  # count_<region>_<codec>_<kind>, duration_<...>
+class SummaryRow(TypedDict):
+    """One UTC hour of list_summary (SPEC.md section 6); durations in seconds."""
+
+    time_stamp: int
+    count_total: int
+    count_sd: int
+    count_hd: int
+    duration_total: int
+    duration_sd: int
+    duration_hd: int
+
+
+class Summary(TypedDict):
+    list: list[SummaryRow]
+    resolution_types: list[str]
+    regions: list[str]
+    num: int
+
+
+def storage_view(storage: Storage) -> StorageView:
     return {
         "bucket": storage.bucket,
         "prefix": storage.prefix,
@@ -121,9 +145,8 @@ def storage_view(storage: Storage) -> dict[str, Any]:
     }
 
 
-def template_view(template: Template) -> dict[str, Any]:
-    return {
-        **template.extra,
+def template_view(template: Template) -> TemplateView:
+    view: TemplateView = {
         "name": template.name,
         "description": template.description,
         "format": template.format,
@@ -140,6 +163,9 @@ def template_view(template: Template) -> dict[str, Any]:
         "template_type": template.template_type,
         "create_time": rfc1123(template.create_time),
     }
+    # The extensions first, so a stored extra never hides a column (cast: TypedDicts have no
+    # typed spelling for "and other keys").
+    return cast(TemplateView, {**template.extra, **view})
 
 
 def input_url(task: Task, presign: Presign) -> str:
@@ -151,7 +177,7 @@ def output_url(task: Task, presign: Presign) -> str:
     return presign(task.storage["bucket"], task.objkey) if task.status == "success" else ""
 
 
-def task_view(task: Task, presign: Presign) -> dict[str, Any]:
+def task_view(task: Task, presign: Presign) -> TaskView:
     return {
         "src_bitrate": round(task.src_bitrate, 3),
         "dst_bitrate": round(task.dst_bitrate, 3),
@@ -178,7 +204,7 @@ def task_view(task: Task, presign: Presign) -> dict[str, Any]:
     }
 
 
-def task_list_item(task: Task) -> dict[str, Any]:
+def task_list_item(task: Task) -> TaskListItem:
     finish = task.finish_time if task.finish_time is not None else UNFINISHED
     return {
         "create_time": utc_text(task.create_time),

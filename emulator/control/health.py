@@ -14,7 +14,9 @@ router = APIRouter(prefix="/_emulator", tags=["emulator"])
 
 
 @router.get("/health")
-async def health(request: Request, ctx: ContextDep) -> JSONResponse:
+def health(request: Request, ctx: ContextDep) -> JSONResponse:
+    # A `def`, so FastAPI runs it in its thread pool: runtime.health() counts tasks in the
+    # database, which must not stall the event loop (tests/api/test_event_loop.py).
     runtime = request.app.state.runtime
     body: dict[str, Any] = {
         "status": "ok" if ctx.ready else "starting",

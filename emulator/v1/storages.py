@@ -10,7 +10,6 @@ from fastapi.responses import Response
 from emulator.api import storages as api_storages
 from emulator.api.deps import ContextDep, check_v1_auth
 from emulator.api.envelope import Envelope, ok
-from emulator.api.hot import hot
 from emulator.api.params import openapi
 from emulator.api.views import StorageId, StorageTypes
 from emulator.db.state import clock_now
@@ -58,11 +57,11 @@ def del_storage(
 
 
 @router.get("/list_storage", dependencies=authed, response_model=Envelope[StorageListV1])
-@hot
-async def list_storage(request: Request, ctx: ContextDep) -> Response:
+def list_storage(request: Request, ctx: ContextDep) -> Response:
     with ctx.db.read() as session:
         rows = [storage_v1(s) for s in storages.list_all(session=session)]
-    return ok(request, {"list": rows, "num": len(rows)})
+    listing: StorageListV1 = {"list": rows, "num": len(rows)}
+    return ok(request, listing)
 
 
 # As on /api/ (SPEC.md section 3): both names, no authentication, the same handler.

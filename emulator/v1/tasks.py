@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -10,10 +10,9 @@ from fastapi.responses import Response
 from emulator.api import tasks as api_tasks
 from emulator.api.deps import ContextDep, check_v1_auth
 from emulator.api.envelope import Envelope, ok
-from emulator.api.hot import hot
 from emulator.api.params import openapi
 from emulator.api.tasks import ListSummary
-from emulator.api.views import TaskId
+from emulator.api.views import Summary, TaskId
 from emulator.services import tasks
 from emulator.v1.params import PREFIX, ByTaskId, CreateTask, ListTask, v1_params
 from emulator.v1.views import TaskListV1, TaskV1, task_v1
@@ -45,31 +44,31 @@ def del_task(
 
 
 @router.get("/query_task", response_model=Envelope[TaskV1], openapi_extra=openapi(ByTaskId, "GET"))
-@hot
-async def query_task(
+def query_task(
     request: Request, ctx: ContextDep, p: Annotated[ByTaskId, Depends(v1_params(ByTaskId))]
 ) -> Response:
-    task = tasks.find(db=ctx.db, task_id=p.task_id)
-    return ok(request, task_v1(task, ctx.presign))
+    with ctx.db.read() as session:
+        view = task_v1(tasks.get(session=session, task_id=p.task_id), ctx.presign)
+    return ok(request, view)
 
 
 @router.get(
     "/list_task", response_model=Envelope[TaskListV1], openapi_extra=openapi(ListTask, "GET")
 )
-@hot
-async def list_task(
+def list_task(
     request: Request, ctx: ContextDep, p: Annotated[ListTask, Depends(v1_params(ListTask))]
 ) -> Response:
     with ctx.db.read() as session:
         rows, total = tasks.page(session=session, **p.query())
         items = [task_v1(task, ctx.presign) for task in rows]
-    return ok(request, {"list": items, "num": len(items), "total": total})
+    page: TaskListV1 = {"list": items, "num": len(items), "total": total}
+    return ok(request, page)
 
 
 # Same parameters and data as /api/list_summary (hours before now): the same handler, behind
 # this router's v1 authentication.
 router.get(
     "/list_summary",
-    response_model=Envelope[dict[str, Any]],
+    response_model=Envelope[Summary],
     openapi_extra=openapi(ListSummary, "GET"),
 )(api_tasks.list_summary)

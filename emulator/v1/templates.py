@@ -9,7 +9,6 @@ from fastapi.responses import Response
 
 from emulator.api.deps import ContextDep, check_v1_auth
 from emulator.api.envelope import Envelope, ok
-from emulator.api.hot import hot
 from emulator.api.params import openapi
 from emulator.db.state import clock_now
 from emulator.services import templates
@@ -33,6 +32,7 @@ def add_template(
             fields=columns,
             extra=extra,
             now=clock_now(session),
+            max_pixel_rate=ctx.settings.max_pixel_rate,
         )
         view = template_v1(template)
     return ok(request, view)
@@ -56,8 +56,7 @@ def del_template(
     response_model=Envelope[TemplateV1],
     openapi_extra=openapi(ByTemplateName, "GET"),
 )
-@hot
-async def query_template(
+def query_template(
     request: Request,
     ctx: ContextDep,
     p: Annotated[ByTemplateName, Depends(v1_params(ByTemplateName))],
@@ -81,15 +80,19 @@ def update_template(
     columns, extra = templates.split_fields(p.given())
     with ctx.db.write() as session:
         template = templates.update(
-            session=session, name=p.template_name, fields=columns, extra=extra
+            session=session,
+            name=p.template_name,
+            fields=columns,
+            extra=extra,
+            max_pixel_rate=ctx.settings.max_pixel_rate,
         )
         view = template_v1(template)
     return ok(request, view)
 
 
 @router.get("/list_template", response_model=Envelope[TemplateListV1])
-@hot
-async def list_template(request: Request, ctx: ContextDep) -> Response:
+def list_template(request: Request, ctx: ContextDep) -> Response:
     with ctx.db.read() as session:
         rows = [template_v1(t) for t in templates.list_all(session=session)]
-    return ok(request, {"list": rows, "num": len(rows)})
+    listing: TemplateListV1 = {"list": rows, "num": len(rows)}
+    return ok(request, listing)

@@ -3,9 +3,10 @@ same rows as the /api/ views."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict
 
 from emulator.api.views import Presign, input_url, output_url
 from emulator.db.models import Storage, Task, Template
@@ -31,12 +32,10 @@ TEMPLATE_EXTRA_ZEROS: dict[str, Any] = {
 }
 
 
-class Listing(BaseModel):
-    list: list[Any]
-    num: int
+# TypedDicts, as in emulator/api/views.py: one definition for the docs and the builders.
 
 
-class StorageV1(BaseModel):
+class StorageV1(TypedDict):
     storage_id: str
     type: str
     region: str
@@ -48,13 +47,13 @@ class StorageV1(BaseModel):
     created_time: int
 
 
-class StorageListV1(Listing):
+class StorageListV1(TypedDict):
     list: list[StorageV1]
+    num: int
 
 
-class TemplateV1(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+@with_config(ConfigDict(extra="allow"))  # the template's own v1 extras ride along
+class TemplateV1(TypedDict):
     template_name: str
     description: str
     format: str
@@ -83,19 +82,21 @@ class TemplateV1(BaseModel):
     template_id: str
 
 
-class TemplateListV1(Listing):
+class TemplateListV1(TypedDict):
     list: list[TemplateV1]
+    num: int
 
 
-class TaskV1(BaseModel):
-    """Every field of a v1 task; bitrates in kbit/s, sizes in bytes, times in unix seconds."""
-
-    model_config = ConfigDict(extra="allow")
+@with_config(ConfigDict(extra="allow"))  # source_* and output_* media fields (_media_fields)
+class TaskResultV1(TypedDict):
+    """A v1 task without URLs (a callback's too); bitrates in kbit/s, sizes in bytes, times
+    in unix seconds."""
 
     task_id: str
     input: str
     output: str
     template_name: str
+    template_id: str
     storage_id: str
     region: str
     status: str
@@ -108,12 +109,22 @@ class TaskV1(BaseModel):
     duration: float
     spend_time: float
     format: str
+    output_media_size: int
     ratio: float
+
+
+@with_config(ConfigDict(extra="allow"))
+class TaskV1(TaskResultV1):
+    """Every field of a v1 task."""
+
+    input_url: str
+    output_url: str
     output_groups: list[dict[str, Any]]
 
 
-class TaskListV1(Listing):
+class TaskListV1(TypedDict):
     list: list[TaskV1]
+    num: int
     total: int
 
 
@@ -121,7 +132,7 @@ def status_v1(status: str) -> str:
     return STATUS_V1.get(status, status)
 
 
-def storage_v1(storage: Storage) -> dict[str, Any]:
+def storage_v1(storage: Storage) -> StorageV1:
     return {
         "storage_id": storage.storage_id,
         "type": storage.type,
@@ -135,29 +146,33 @@ def storage_v1(storage: Storage) -> dict[str, Any]:
     }
 
 
-def template_v1(template: Template) -> dict[str, Any]:
-    return {
-        "template_name": template.name,
-        "description": template.description,
-        "format": template.format,
-        "vcodec": template.vcodec,
-        "acodec": template.acodec,
-        "resolution": template.resolution,
-        "framerate": template.framerate,
-        "quality": float(template.quality),
-        "audio_bitrate": template.audio_bitrate,
-        "logo_path": template.logo_path,
-        "logo_size": template.logo_size,
-        "logo_offset": template.logo_offset,
-        **TEMPLATE_EXTRA_ZEROS,
-        **template.extra,
-        "created_at": int(template.create_time),
-        "built_in": template.template_type == BUILT_IN,
-        "template_id": template.template_id,
-    }
+def template_v1(template: Template) -> TemplateV1:
+    # cast: the stored extras (any v1 field the template sets) are what TemplateV1 allows.
+    return cast(
+        TemplateV1,
+        {
+            "template_name": template.name,
+            "description": template.description,
+            "format": template.format,
+            "vcodec": template.vcodec,
+            "acodec": template.acodec,
+            "resolution": template.resolution,
+            "framerate": template.framerate,
+            "quality": float(template.quality),
+            "audio_bitrate": template.audio_bitrate,
+            "logo_path": template.logo_path,
+            "logo_size": template.logo_size,
+            "logo_offset": template.logo_offset,
+            **TEMPLATE_EXTRA_ZEROS,
+            **template.extra,
+            "created_at": int(template.create_time),
+            "built_in": template.template_type == BUILT_IN,
+            "template_id": template.template_id,
+        },
+    )
 
 
-def task_result(task: Task) -> dict[str, Any]:
+def task_result(task: Task) -> TaskResultV1:
     """The task without URLs (what a callback carries too): no presigning needed."""
     media = task.media or {}
     stages = task.stage_times
@@ -165,32 +180,36 @@ def task_result(task: Task) -> dict[str, Any]:
     ended = stages.get(task.status) if task.status in STATUS_V1 else None
     source_size = int(media.get("source", {}).get("size", 0))
     output_size = int(media.get("output", {}).get("size", 0))
-    return {
-        "task_id": task.task_id,
-        "input": task.input,
-        "output": task.output,
-        "template_name": task.template_name,
-        "template_id": task.template_id,
-        "storage_id": task.storage_id,
-        "region": task.storage["region"],
-        "status": status_v1(task.status),
-        "message": task_service.message(task),
-        "code": task.err_code,
-        "created_time": int(task.create_time),
-        "started_time": _started_time(task, started, ended),
-        "finished_time": int(task.finish_time) if task.finish_time is not None else 0,
-        "progress": round(task.progress, 1),
-        "duration": round(task.duration, 3),
-        "spend_time": round(ended - started, 3) if started and ended else 0.0,
-        "format": task.template.get("format", "mp4"),
-        **_media_fields("source", media.get("source", {})),
-        **_media_fields("output", media.get("output", {})),
-        "output_media_size": output_size,
-        "ratio": round(output_size / source_size, 4) if source_size and output_size else 0.0,
-    }
+    # cast: the media fields are generated per prefix (TaskResultV1 allows them).
+    return cast(
+        TaskResultV1,
+        {
+            "task_id": task.task_id,
+            "input": task.input,
+            "output": task.output,
+            "template_name": task.template_name,
+            "template_id": task.template_id,
+            "storage_id": task.storage_id,
+            "region": task.storage["region"],
+            "status": status_v1(task.status),
+            "message": task_service.message(task),
+            "code": task.err_code,
+            "created_time": int(task.create_time),
+            "started_time": _started_time(task, started, ended),
+            "finished_time": int(task.finish_time) if task.finish_time is not None else 0,
+            "progress": round(task.progress, 1),
+            "duration": round(task.duration, 3),
+            "spend_time": round(ended - started, 3) if started and ended else 0.0,
+            "format": task.template.get("format", "mp4"),
+            **_media_fields("source", media.get("source", {})),
+            **_media_fields("output", media.get("output", {})),
+            "output_media_size": output_size,
+            "ratio": round(output_size / source_size, 4) if source_size and output_size else 0.0,
+        },
+    )
 
 
-def task_v1(task: Task, presign: Presign) -> dict[str, Any]:
+def task_v1(task: Task, presign: Presign) -> TaskV1:
     return {
         **task_result(task),
         "input_url": input_url(task, presign),
