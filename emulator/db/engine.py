@@ -14,35 +14,18 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import (
-    JSON,
-    Engine,
-    Select,
-    Table,
-    bindparam,
-    create_engine,
-    event,
-    make_url,
-    select,
-    text,
-)
-from sqlalchemy import (
-    inspect as sa_inspect,
-)
-from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.types import TypeEngine
-from sqlmodel import Session, SQLModel
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
 
 from emulator.db import fresh
 
@@ -54,9 +37,9 @@ log = logging.getLogger(__name__)
 # The newest file in migrations/versions (tests/test_migrations.py checks that it is).
 HEAD_REVISION = "0005"
 # SQLite's page cache per connection, in KiB (negative: a size, not a page count). SQLite
-# keeps the memory of a full cache, and with up to 26 pooled connections plus one per reading
-# thread the default 2 MiB each grew the soak's RSS for as long as the database grew; the OS
-# page cache below serves re-reads just as well.
+# keeps the memory of a full cache, and with up to 26 pooled connections the default 2 MiB
+# each grew the soak's RSS for as long as the database grew; the OS page cache below serves
+# re-reads just as well.
 SQLITE_CACHE_KIB = -256
 # Advisory lock keys (PostgreSQL scopes them to the current database).
 WRITE_LOCK_KEY = 0x7E57_0001
@@ -112,19 +95,6 @@ class Database:
         # SQLite: writers take the lock up front (BEGIN IMMEDIATE), so a read-then-write
         # transaction never fails with "database is locked" when another writer got there first.
         self._write_engine = self.engine.execution_options(immediate=True)
-        # PostgreSQL: a single-statement read needs no transaction; autocommit saves the BEGIN
-        # and ROLLBACK round trips (same snapshot rules as READ COMMITTED).
-        self._single = (
-            self.engine
-            if self.is_sqlite
-            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
-        database = self.engine.url.database if self.is_sqlite else None
-        self._sqlite_path = database if database and database != ":memory:" else None
-        self._local = threading.local()
-        self._raw_lock = threading.Lock()
-        self._raw_connections: list[sqlite3.Connection] = []
-        self._row_readers: dict[type[Any], _RowReader] = {}
 
     def reader(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -150,126 +120,12 @@ class Database:
         with self.reader() as session:
             yield session
 
-    def fetch(self, model: type[M], key: str) -> M | None:
-        """One row by primary key, without the ORM: the hot read paths (query_task) use it.
-
-        The ORM's session, identity map and attribute instrumentation cost several times the
-        query itself; this returns a detached model built from the row (JSON already decoded).
-        On a SQLite file the row comes from this thread's own sqlite3 connection in autocommit
-        (one statement, one WAL snapshot): the pool, BEGIN and ROLLBACK cost ten times the read.
-        """
-        reader = self._row_readers.get(model)
-        if reader is None:
-            table = model.__table__  # type: ignore[attr-defined]
-            reader = self._row_readers[model] = _RowReader(table, self.engine.dialect)
-        if self._sqlite_path is not None:
-            return self._fetch_sqlite(reader, model, key)
-        with self._single.connect() as connection:
-            row = connection.execute(reader.statement, {"key": key}).mappings().first()
-        return cast(M, model.model_construct(**row)) if row is not None else None
-
-    def _fetch_sqlite(self, reader: _RowReader, model: type[M], key: str) -> M | None:
-        """The row, from this thread's cache while nobody has committed anything since.
-
-        `PRAGMA data_version` changes when any other connection (this process's pool, a
-        worker process) commits; this one only reads. It is read before the row, so a commit
-        landing in between makes the entry look stale, never fresh. Clients poll query_task
-        in loops: between two changes each poll costs one PRAGMA instead of a SELECT and
-        decoding the JSON columns. Entries are shared: callers must not modify them.
-        """
-        connection = self._raw_connection()
-        cache: _RowCache = self._local.cache
-        (version,) = connection.execute("PRAGMA data_version").fetchone()
-        if version != cache.version or len(cache.rows) >= ROW_CACHE_MAX:
-            cache.rows.clear()
-            cache.version = version
-        hit = cache.rows.get((model, key), _MISSING)
-        if hit is not _MISSING:
-            return cast(M | None, hit)
-        raw = connection.execute(reader.sql, (key,)).fetchone()
-        row = reader.build(model, raw) if raw is not None else None
-        cache.rows[(model, key)] = row
-        return row
-
-    def _raw_connection(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            assert self._sqlite_path is not None
-            # Used by this thread only; dispose() closes it from another.
-            connection = sqlite3.connect(
-                self._sqlite_path, isolation_level=None, check_same_thread=False
-            )
-            _configure_sqlite(connection)
-            self._local.connection = connection
-            self._local.cache = _RowCache()
-            with self._raw_lock:
-                self._raw_connections.append(connection)
-        return connection
-
     def dispose(self) -> None:
-        with self._raw_lock:
-            for connection in self._raw_connections:
-                connection.close()
-            self._raw_connections.clear()
-        self._local = threading.local()
         self.engine.dispose()
 
 
-M = TypeVar("M", bound=SQLModel)
-
-
-ROW_CACHE_MAX = 4096
-_MISSING = object()
-
-
-@dataclass
-class _RowCache:
-    version: int = -1
-    rows: dict[tuple[type[Any], str], Any] = field(default_factory=dict)
-
-
-class _RowReader:
-    """SELECT by primary key for one table, and the column types' own result conversions
-    (JSON decoded, booleans from integers) exactly as SQLAlchemy applies them."""
-
-    def __init__(self, table: Table, dialect: Dialect) -> None:
-        (key,) = table.primary_key.columns
-        self.names = [column.name for column in table.columns]
-        self.statement: Select[Any] = select(table).where(key == bindparam("key"))
-        columns = ", ".join(f'"{name}"' for name in self.names)
-        self.sql = f'SELECT {columns} FROM "{table.name}" WHERE "{key.name}" = ?'
-        # For raw sqlite3 rows only: other backends read through SQLAlchemy, which converts
-        # (and some of their processors need the cursor's column types, unknown here).
-        self.processors = (
-            [_result_processor(column.type, dialect) for column in table.columns]
-            if dialect.name == "sqlite"
-            else []
-        )
-
-    def build(self, model: type[M], row: tuple[Any, ...]) -> M:
-        """The model from a raw DB-API row (SQLAlchemy's own results are converted already)."""
-        values = {
-            name: process(value) if process is not None and value is not None else value
-            for name, process, value in zip(self.names, self.processors, row, strict=True)
-        }
-        return cast(M, model.model_construct(**values))
-
-
-def _result_processor(
-    column_type: TypeEngine[Any], dialect: Dialect
-) -> Callable[[Any], Any] | None:
-    """What SQLAlchemy does to a non-NULL value of this type on the way out: json.loads for
-    JSON (the default deserializer, without two layers of wrappers), else the type's own."""
-    if isinstance(column_type, JSON) and getattr(dialect, "_json_deserializer", None) is None:
-        return json.loads
-    processor: Callable[[Any], Any] | None = column_type.dialect_impl(dialect).result_processor(
-        dialect, None
-    )
-    return processor
-
-
 def _configure_sqlite(connection: sqlite3.Connection) -> None:
-    """The settings of every SQLite connection: the pool's and Database.fetch's own."""
+    """The settings of every SQLite connection the pool opens."""
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL mode: a committed transaction survives a killed process (kill -9);

@@ -8,6 +8,7 @@ import time
 from collections.abc import Collection, Sequence
 
 from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
 
 from emulator.db import tasks as machine
 from emulator.db.engine import Database
@@ -56,7 +57,7 @@ async def wait(
     with changes.listen() if changes else contextlib.nullcontext(asyncio.Event()) as changed:
         while True:
             changed.clear()  # before reading, so a change committed after the read wakes us
-            task = tasks.find(db=db, task_id=task_id)  # no ORM: this runs 20 times a second
+            task = await run_in_threadpool(_read, db, task_id)  # off the event loop
             if task.status in until or task.status in machine.FINAL:
                 return task, True
             if time.monotonic() >= deadline:
@@ -65,3 +66,8 @@ async def wait(
                 await asyncio.wait_for(
                     changed.wait(), min(WAIT_POLL_S, max(0.0, deadline - time.monotonic()))
                 )
+
+
+def _read(db: Database, task_id: str) -> Task:
+    with db.read() as session:
+        return tasks.get(session=session, task_id=task_id)

@@ -12,7 +12,6 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from emulator.db import tasks as machine
-from emulator.db.engine import Database
 from emulator.db.models import Storage, Task
 from emulator.db.state import clock_now
 from emulator.errors import BadParam, EmptyResult
@@ -103,15 +102,9 @@ def _own_bucket_key(output: str, bucket: str) -> str:
 
 
 def get(*, session: Session, task_id: str) -> Task:
+    """The one way to read a task (query_task, the control API's wait, delete): a deleted one
+    is EmptyResult like an unknown one."""
     task = session.get(Task, task_id)
-    if task is None or task.deleted:
-        raise EmptyResult(f"task {task_id!r} does not exist")
-    return task
-
-
-def find(*, db: Database, task_id: str) -> Task:
-    """get() for read-only views: one row without the ORM (query_task's hot path)."""
-    task = db.fetch(Task, task_id)
     if task is None or task.deleted:
         raise EmptyResult(f"task {task_id!r} does not exist")
     return task
