@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     max_input_bytes: int = Field(2 * 1024**3, ge=1)
     input_timeout_s: float = Field(60.0, gt=0)
     task_timeout: float = Field(3600.0, gt=0, description="seconds")
+    # Output pixels per second of one task, summed over its renditions: 3840x2160 at 60 fps.
+    max_pixel_rate: int = Field(3840 * 2160 * 60, ge=1)
+    # Address space of each ffmpeg (0: unlimited). A 4K60 encode with 24 x264 threads (a
+    # 16-core host) maps about 4.1 GB at the default preset; an idle ffmpeg about 0.5 GB.
+    ffmpeg_memory_mb: int = Field(6144, ge=0)
     # "on" refuses loopback, private and link-local addresses for inputs, logos and callbacks
     # (every redirect hop too): for a shared deployment; a local tool keeps them allowed.
     block_private_networks: Literal["on", "off"] = "off"

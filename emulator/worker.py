@@ -349,6 +349,7 @@ class Worker:
             logo_path=logo_path,
             preset=self.settings.encoder_preset,
             media_key_url=f"{self.settings.api_base_url}/_emulator/media-keys/{task.task_id}",
+            max_pixel_rate=self.settings.max_pixel_rate,
         )
 
     def _transcode_and_upload(
@@ -388,6 +389,7 @@ class Worker:
                 on_progress=lambda percent: setattr(job, "progress", percent),
                 should_cancel=lambda: self._interrupted(job),
                 timeout_s=max(1.0, self.settings.task_timeout - elapsed),
+                memory_limit_mb=self.settings.ffmpeg_memory_mb,
                 # Shown while ffmpeg runs; written while it loads its libraries.
                 on_started=lambda: self._save(
                     job, ffmpeg_command=command.describe_command(plan.args)

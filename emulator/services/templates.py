@@ -9,8 +9,9 @@ from sqlalchemy import case
 from sqlmodel import Session, col, select
 
 from emulator.db.models import Template
-from emulator.errors import BadParam, Duplicated, EmptyResult, OperationFail
+from emulator.errors import BadParam, Duplicated, EmptyResult, OperationFail, TaskFailed
 from emulator.services.ids import hex_id
+from emulator.transcode import ladder
 
 BUILT_IN = "built-in"
 CUSTOM = "custom"
@@ -38,7 +39,9 @@ def add(
     fields: Mapping[str, Any],
     extra: Mapping[str, Any] | None = None,
     now: float,
+    max_pixel_rate: int | None = None,
 ) -> Template:
+    """A custom template; BadParam when what it fixes is over `max_pixel_rate` (pixels/s)."""
     if _find(session, name) is not None:
         raise Duplicated(f"template {name!r} exists already")
     values = {**DEFAULTS, **{k: v for k, v in fields.items() if k in DEFAULTS}}
@@ -50,6 +53,7 @@ def add(
         create_time=now,
         **values,
     )
+    _check_pixel_rate(template, max_pixel_rate)
     session.add(template)
     return template
 
@@ -75,14 +79,16 @@ def update(
     name: str,
     fields: Mapping[str, Any],
     extra: Mapping[str, Any] | None = None,
+    max_pixel_rate: int | None = None,
 ) -> Template:
-    """Change only the fields given."""
+    """Change only the fields given; BadParam when the result is over `max_pixel_rate`."""
     template = _mutable(session, name, "updated")
     for key, value in fields.items():
         if key in DEFAULTS:
             setattr(template, key, value)
     if extra:
         template.extra = {**template.extra, **extra}
+    _check_pixel_rate(template, max_pixel_rate)
     session.add(template)
     return template
 
@@ -108,6 +114,21 @@ def split_fields(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, A
 
 def snapshot(template: Template) -> dict[str, Any]:
     return template.model_dump()
+
+
+def _check_pixel_rate(template: Template, limit: int | None) -> None:
+    """The rule both generations share: what the template fixes (sizes and frame rates of all
+    renditions) must stay under the limit; what it keeps from the source is checked once the
+    input is probed (the task fails 2003 then)."""
+    if limit is None:
+        return
+    values = {**template.extra, **template.model_dump(exclude={"extra"})}  # as the worker reads it
+    try:
+        renditions = ladder.parse_renditions(values, ladder.parse_base(values))
+    except TaskFailed as failure:  # every task would fail with this, so say it now
+        raise BadParam(failure.message) from None
+    if excess := ladder.pixel_rate_excess(renditions, None, limit):
+        raise BadParam(f"resolution, framerate: {excess}")
 
 
 def _find(session: Session, name: str) -> Template | None:

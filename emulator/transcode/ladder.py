@@ -150,6 +150,46 @@ def scale(resolution: str, source: MediaInfo) -> tuple[int | str, int | str] | N
     return (int(match[1]), int(match[2]))
 
 
+def frame(rendition: Rendition, source: MediaInfo | None) -> tuple[int, int, float] | None:
+    """Width, height and frame rate the rendition encodes; None when they depend on a source
+    not probed yet (`source` None: the size or rate is the source's)."""
+    if rendition.framerate:
+        fps = float(rendition.framerate)
+    elif source is not None:
+        fps = source.framerate or FALLBACK_FPS
+    else:
+        return None
+    text = rendition.resolution
+    if text not in ("", "0", "0x0") and (size := _SIZE.fullmatch(text)):
+        return int(size[1]), int(size[2]), fps
+    if source is None or source.height <= 0:
+        return None
+    if height_only := _HEIGHT.fullmatch(text):
+        height = int(height_only[1])
+        # scale=-2:H (scale() above) keeps the source's aspect ratio with an even width.
+        return max(2, round(source.width * height / source.height / 2) * 2), height, fps
+    return source.width // 2 * 2, source.height // 2 * 2, fps
+
+
+def pixel_rate_excess(
+    renditions: tuple[Rendition, ...], source: MediaInfo | None, limit: int
+) -> str | None:
+    """Why the renditions' summed output pixel rate is over `limit`, or None when it is not.
+
+    Without a source only what the template fixes counts (a rendition whose size or frame
+    rate is the source's counts 0), so None then means "check again once probed".
+    """
+    frames = [f for f in (frame(r, source) for r in renditions) if f is not None]
+    rate = sum(width * height * fps for width, height, fps in frames)
+    if rate <= limit:
+        return None
+    pictures = ", ".join(f"{w}x{h} at {fps:g} fps" for w, h, fps in frames)
+    return (
+        f"output pixel rate {rate:,.0f} pixels/s ({pictures}) is over EMULATOR_MAX_PIXEL_RATE "
+        f"({limit:,} pixels/s, summed over all renditions)"
+    )
+
+
 def video_options(
     rendition: Rendition, index: int | None, *, fmt: str, preset: str, gop: Gop, source: MediaInfo
 ) -> list[str]:

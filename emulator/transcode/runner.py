@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import re
+import resource
+import signal
 import subprocess
 import threading
 import time
@@ -20,6 +23,10 @@ PROGRESS_INTERVAL_S = 0.45  # "about every 0.5 s" with the default poll interval
 # ffmpeg prefixes component messages with "[name @ 0x55d1657b1800] "; the address is noise.
 _ADDRESS = re.compile(r" @ 0x[0-9a-f]+\]")
 _NO_SPACE = "No space left on device"  # strerror(ENOSPC), as ffmpeg prints it
+# How a failed allocation shows: strerror(ENOMEM), x264's and x265's (C++) own words.
+_NO_MEMORY = ("Cannot allocate memory", "malloc of size", "bad_alloc", "Out of memory")
+# ...or a death by a signal that a NULL from malloc leads to (not SIGKILL: someone killed it).
+_MEMORY_SIGNALS = (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS)
 # Lines that only say "something above went wrong".
 _BOILERPLATE = ("Conversion failed!", "Last message repeated", "Error initializing output stream")
 
@@ -98,6 +105,7 @@ def run_ffmpeg(
     timeout_s: float | None = None,
     poll_interval_s: float = 0.5,
     on_started: Callable[[], None] | None = None,
+    memory_limit_mb: int = 0,
 ) -> RunResult:
     """Run `args` (argv, with `-progress pipe:1` for progress) until it exits, is cancelled or
     runs out of time.
@@ -105,12 +113,15 @@ def run_ffmpeg(
     on_started runs once ffmpeg is spawned (bookkeeping overlaps its ~60 ms of library loading).
     on_progress gets a non-decreasing percent (0-100) at most every 0.5 s and 100 at the end.
     Raises TaskCancelled when should_cancel() turns true, TaskFailed 2006 past timeout_s,
-    FfmpegFailed (2003) on a non-zero exit. The process never outlives this call.
+    FfmpegFailed (2003) on a non-zero exit, saying so when ffmpeg ran out of the address space
+    `memory_limit_mb` allows it (0: no limit). The process never outlives this call.
     """
     started = time.monotonic()
     process = subprocess.Popen(
         args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
+    if memory_limit_mb:
+        _limit_memory(process.pid, memory_limit_mb)
     assert process.stdout is not None and process.stderr is not None
     progress, tail = _Progress(process.stdout), _Tail(process.stderr)
     reporter = _Reporter(on_progress, duration_s)
@@ -134,8 +145,14 @@ def run_ffmpeg(
         process.stdout.close()
         process.stderr.close()
     if returncode != 0:
+        reason = _reason(tail.text, returncode)
+        if memory_limit_mb and _out_of_memory(tail.text, returncode):
+            reason = (
+                f"out of memory under its limit of {memory_limit_mb} MB of address space "
+                f"(EMULATOR_FFMPEG_MEMORY_MB): {reason}"
+            )
         raise FfmpegFailed(
-            f"ffmpeg failed: {_reason(tail.text, returncode)}",
+            f"ffmpeg failed: {reason}",
             stderr_tail=tail.text,
             returncode=returncode,
         )
@@ -189,6 +206,24 @@ class _Reporter:
     def finish(self) -> None:
         if self._on_progress is not None:
             self._on_progress(100.0)
+
+
+def _limit_memory(pid: int, megabytes: int) -> None:
+    """Cap ffmpeg's address space (RLIMIT_AS): past it its allocations fail and it exits.
+
+    Set from outside once Popen returns, i.e. after exec, while ffmpeg is still loading its
+    libraries (~60 ms) and long before it allocates frames. A preexec_fn would set it before
+    exec, but the documentation calls it unsafe in a threaded process (the worker is one) and
+    it stops subprocess from using vfork. prlimit() is Linux's; elsewhere there is no limit.
+    """
+    limit = megabytes * 1024 * 1024
+    if hasattr(resource, "prlimit"):
+        with contextlib.suppress(ProcessLookupError):  # exited already: nothing to limit
+            resource.prlimit(pid, resource.RLIMIT_AS, (limit, limit))
+
+
+def _out_of_memory(stderr_tail: str, returncode: int) -> bool:
+    return any(words in stderr_tail for words in _NO_MEMORY) or -returncode in _MEMORY_SIGNALS
 
 
 def _reason(stderr_tail: str, returncode: int) -> str:
