@@ -20,7 +20,7 @@ from emulator.control import callbacks as control_callbacks
 from emulator.control import health, media_keys, routes, samples, ui
 from emulator.control.common import TokenDep
 from emulator.errors import ApiError, BadParam, MethodNotAllowed, NotFoundRoute
-from emulator.middleware import RequestContext, SiteGuard
+from emulator.middleware import ConsoleLog, RequestContext, SiteGuard
 from emulator.origins import SitePolicy
 from emulator.runtime import Runtime
 from emulator.v1 import storages as v1_storages
@@ -51,6 +51,8 @@ def create_app(
             yield
         finally:
             runtime.stop()
+            if announce:
+                print("transcode-emulator stopped", flush=True)
 
     app = FastAPI(
         title="transcode-emulator",
@@ -90,6 +92,7 @@ def create_app(
     app.add_middleware(RequestContext, request_log=requests)
     # Last, so outermost: a foreign Host or a cross-site write runs nothing (README, Security).
     app.add_middleware(SiteGuard, policy=SitePolicy.from_settings(settings))
+    app.add_middleware(ConsoleLog)  # around everything: refused requests get their line too
     return app
 
 

@@ -4,6 +4,8 @@ checks, request ids, body limit, the request log, the last-resort 500 envelope."
 from __future__ import annotations
 
 import logging
+import re
+import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -62,6 +64,69 @@ class SiteGuard:
         if self.policy.is_cross_site(origin=origin, fetch_site=fetch_site, host=host):
             return Forbidden(self.policy.cross_site_refusal(origin, method, path))
         return None
+
+
+class ConsoleLog:
+    """One console line per request (emulator/logs.py): method, path, HTTP status, envelope
+    code, milliseconds, and the signature scheme that matched or why none did. Outermost, so
+    refused requests are logged too; costs nothing when the level hides it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not requests_log.isEnabledFor(logging.INFO):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state: dict[str, Any] = scope.setdefault("state", {})
+        status, head = 0, b""
+
+        async def watched(message: Message) -> None:
+            nonlocal status, head
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and len(head) < _HEAD:
+                head += message.get("body", b"")[:_HEAD]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        finally:
+            _log_request(scope, state, status, head, (time.perf_counter() - started) * 1000)
+
+
+_HEAD = 256  # an envelope's code is among its first bytes
+_CODE = re.compile(rb'^\{"code":\s*(-?\d+)')
+# The dashboard polls, and pages load their assets: those lines only at debug level.
+_QUIET = ("/_emulator/ui/static/", "/docs/static/", "/_emulator/health")
+requests_log = logging.getLogger("emulator.requests")
+
+
+def _log_request(
+    scope: Scope, state: dict[str, Any], status: int, head: bytes, ms: float
+) -> None:
+    path: str = scope["path"]
+    level = logging.DEBUG if path.startswith(_QUIET) or state.get("quiet") else logging.INFO
+    if not requests_log.isEnabledFor(level):
+        return
+    found = _CODE.match(head)
+    code = int(found[1]) if found else None
+    auth = state.get("auth_scheme") or (
+        f"failed: {state['auth_error']}" if state.get("auth_error") else None
+    )
+    words = [scope["method"], path, str(status or "-")]
+    if code is not None:
+        words.append(f"code={code}")
+    words.append(f"{ms:.1f} ms")
+    if auth:
+        words.append(f"auth={auth}")
+    requests_log.log(
+        level,
+        " ".join(words),
+        extra={"method": scope["method"], "path": path, "status": status, "code": code,
+               "ms": round(ms, 2), "auth": auth, "request_id": state.get("request_id")},
+    )  # fmt: skip
 
 
 def _is_control(path: str) -> bool:

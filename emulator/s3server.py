@@ -28,6 +28,7 @@ from moto.s3bucket_path.utils import parse_key_name as path_key_name
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from emulator.origins import SitePolicy
+from emulator.ports import bind_port
 from emulator.s3guard import S3SiteGuard
 
 log = logging.getLogger(__name__)
@@ -73,16 +74,27 @@ class EmbeddedS3:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._mirror.restore()
         app = S3SiteGuard(_DurableS3App(create_backend_app("s3"), self._mirror), self._policy)
-        server = make_server(
-            self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
-        )
+        # Bound here rather than by werkzeug, which prints and exits the process on a busy
+        # port: PortInUse is one line that names the setting (`serve` prints it and stops).
+        listening = bind_port(self._host, self._port, setting="EMULATOR_S3_PORT", flag="--s3-port")
+        try:
+            server = make_server(
+                self._host,
+                listening.getsockname()[1],
+                app,
+                threaded=True,
+                request_handler=MotoRequestHandler,
+                fd=listening.fileno(),
+            )
+        finally:
+            listening.close()  # werkzeug serves a duplicate of it
         # make_server() has already bound and called listen(): clients that connect now are
         # queued and answered as soon as serve_forever() runs, so start() can return.
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": _POLL_INTERVAL_S},
-            name=f"embedded-s3:{server.server_port}",
+            name=f"embedded-s3:{server.port}",
             daemon=True,
         )
         self._thread.start()
@@ -101,7 +113,7 @@ class EmbeddedS3:
     def endpoint_url(self) -> str:
         host, port = self._host, self._port
         if self._server is not None:
-            port = self._server.server_port
+            port = self._server.port
         elif port == 0:
             raise RuntimeError("port 0 is only known once EmbeddedS3 is started")
         if host in ("", "0.0.0.0"):

@@ -68,32 +68,34 @@ def _serve(args: argparse.Namespace) -> int:
     gc.disable()
     import uvicorn
 
+    from emulator import logs
     from emulator.app import create_app
-    from emulator.runtime import (
-        DatabaseUnusable,
-        FfmpegMissing,
-        check_database,
-        require_ffmpeg,
-    )
-    from emulator.server import free_port, uvicorn_options
+    from emulator.ports import PortInUse, bind_port
+    from emulator.runtime import DatabaseUnusable, FfmpegMissing
+    from emulator.server import uvicorn_options
+    from emulator.services.seed import SeedError
 
     settings = settings_from(args, **({"worker_concurrency": 0} if args.no_worker else {}))
-    if settings.port == 0:
-        settings = settings.model_copy(update={"port": free_port(settings.host)})
-    if settings.worker_concurrency > 0:
-        try:
-            require_ffmpeg()
-        except FfmpegMissing as exc:
-            print(f"transcode-emulator: {exc}", file=sys.stderr)
-            return 1
-    if settings.database_url is None:
-        try:
-            check_database(settings.data_dir)
-        except DatabaseUnusable as exc:  # one clear line, not a start-up traceback
-            print(f"transcode-emulator: {exc}", file=sys.stderr)
-            return 1
-    app = create_app(settings, announce=True, on_ready=_collect_garbage_again)
-    uvicorn.run(app, **uvicorn_options(settings))
+    logs.configure(settings)
+    app = None
+    try:
+        # Both ports are bound, the database checked and the seed applied before the banner:
+        # whatever stops start-up is one line (below), never a banner then a traceback.
+        api_socket = bind_port(settings.host, settings.port, setting="EMULATOR_PORT", flag="--port")
+        if settings.port == 0:
+            settings = settings.model_copy(update={"port": api_socket.getsockname()[1]})
+        app = create_app(settings, announce=True, on_ready=_collect_garbage_again)
+        app.state.runtime.start()
+    except (PortInUse, DatabaseUnusable, FfmpegMissing, SeedError) as exc:
+        if app is not None:
+            app.state.runtime.stop()
+        print(f"transcode-emulator: {exc}", file=sys.stderr)
+        return 1
+    server = uvicorn.Server(uvicorn.Config(app, **uvicorn_options(settings)))
+    try:
+        server.run(sockets=[api_socket])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down (as uvicorn.run)
+        pass
     return 0
 
 
@@ -103,9 +105,11 @@ def _collect_garbage_again() -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from emulator import logs
     from emulator.worker import run_worker_process
 
     settings = settings_from(args)
+    logs.configure(settings)
     if settings.worker_concurrency < 1:
         print("transcode-emulator worker: --concurrency must be at least 1", file=sys.stderr)
         return 2

@@ -8,11 +8,13 @@ downloading | running | uploading -> pending      (lease expired: worker gone)
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Collection
 from typing import Any, Literal
 
 from sqlalchemy import delete as sql_delete
+from sqlalchemy import event
 from sqlmodel import Session, col, select
 
 from emulator.db.models import Task
@@ -36,6 +38,11 @@ TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
 
 Beat = Literal["ok", "cancelled", "lost"]
 
+# One console line per transition, written once its transaction commits (a move rolled back
+# never happened, so it is never logged).
+log = logging.getLogger("emulator.tasks")
+_PENDING_LINES = "emulator.task_transitions"
+
 
 class IllegalTransition(RuntimeError):
     pass
@@ -45,14 +52,41 @@ def transition(session: Session, task: Task, to: str, **fields: Any) -> None:
     """Check the move, stamp its time, apply `fields`; the caller's transaction commits."""
     if (task.status, to) not in TRANSITIONS:
         raise IllegalTransition(f"task {task.task_id}: {task.status} -> {to} is not allowed")
+    now = time.time()
+    since = task.stage_times.get(task.status, now)
+    session.info.setdefault(_PENDING_LINES, []).append((task.task_id, task.status, to, now - since))
     task.status = to
-    task.stage_times = {**task.stage_times, to: time.time()}
+    task.stage_times = {**task.stage_times, to: now}
     if to in FINAL:
         task.finish_time = clock_now(session)
         task.progress = 100 if to == "success" else task.progress
     for key, value in fields.items():
         setattr(task, key, value)
     session.add(task)
+    if to == "fail":
+        lines = session.info[_PENDING_LINES]
+        lines[-1] = (*lines[-1], task.err_code)
+
+
+@event.listens_for(Session, "after_commit")
+def _log_transitions(session: Session) -> None:
+    for task_id, before, after, seconds, *err_code in session.info.pop(_PENDING_LINES, ()):
+        failed = f" err_code {err_code[0]}" if err_code else ""
+        log.info(
+            "task %s %s → %s %.2f s%s",
+            task_id,
+            before,
+            after,
+            seconds,
+            failed,
+            extra={"task_id": task_id, "from": before, "to": after, "seconds": round(seconds, 3),
+                   "err_code": err_code[0] if err_code else 0},
+        )  # fmt: skip
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_transitions(session: Session) -> None:
+    session.info.pop(_PENDING_LINES, None)
 
 
 def claim(session: Session, *, worker_id: str, skip: Collection[str] = ()) -> Task | None:
