@@ -135,6 +135,7 @@ class Runtime:
                     session=session,
                     now=state.clock_now(session),
                     prepare_bucket=bucket_preparer(self.ctx),
+                    max_pixel_rate=self.ctx.settings.max_pixel_rate,
                 )
 
     def reset(self, parts: list[str]) -> None:

@@ -90,12 +90,13 @@ def apply(
     session: Session,
     now: float,
     prepare_bucket: Callable[[str], None] | None = None,
+    max_pixel_rate: int | None = None,
 ) -> None:
     """Create what is missing, keep what is equal, refuse what conflicts (SeedError)."""
     for s in seed.storages:
         _apply_storage(seed.path, s, session=session, now=now, prepare_bucket=prepare_bucket)
     for t in seed.templates:
-        _apply_template(seed.path, t, session=session, now=now)
+        _apply_template(seed.path, t, session=session, now=now, max_pixel_rate=max_pixel_rate)
     for key_id, secret in seed.access_keys:
         existing = session.get(AccessKey, key_id)
         if existing is None:
@@ -137,13 +138,25 @@ def _apply_storage(
         prepare_bucket(existing.bucket)
 
 
-def _apply_template(path: Path, t: SeedTemplate, *, session: Session, now: float) -> None:
+def _apply_template(
+    path: Path, t: SeedTemplate, *, session: Session, now: float, max_pixel_rate: int | None
+) -> None:
     try:
         existing: Template | None = templates.get(session=session, name=t.name)
     except ApiError:
         existing = None
     if existing is None:
-        templates.add(session=session, name=t.name, fields=t.columns, extra=t.extra, now=now)
+        try:
+            templates.add(
+                session=session,
+                name=t.name,
+                fields=t.columns,
+                extra=t.extra,
+                now=now,
+                max_pixel_rate=max_pixel_rate,
+            )
+        except ApiError as error:  # the API's own limits (EMULATOR_MAX_PIXEL_RATE)
+            raise SeedError(f"seed file {path}: template {t.name!r}: {error.detail}") from None
         return
     if existing.template_type == templates.BUILT_IN:
         raise SeedError(f"seed file {path}: template {t.name!r} is a built-in template")

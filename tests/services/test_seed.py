@@ -152,3 +152,13 @@ def test_a_bad_file_is_refused_before_anything_is_written(
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(seed.SeedError, match=r"seed file .*missing\.json: cannot be read"):
         seed.load(tmp_path / "missing.json")
+
+
+def test_a_template_over_the_pixel_rate_is_refused(db: Database, tmp_path: Path) -> None:
+    path = write(tmp_path, {"templates": [{"name": "huge", "resolution": "8192x8192",
+                                           "framerate": 120}]})  # fmt: skip
+    loaded = seed.load(path)
+    with pytest.raises(seed.SeedError) as raised, db.write() as session:
+        seed.apply(loaded, session=session, now=1.0, max_pixel_rate=497_664_000)
+    assert "template 'huge': " in str(raised.value)
+    assert "EMULATOR_MAX_PIXEL_RATE" in str(raised.value)
