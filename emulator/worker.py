@@ -13,6 +13,7 @@ wakes the serving process's long-polls (wait_for_task) at each stage.
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
 import os
 import shutil
@@ -123,11 +124,13 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self.jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+        self._alive: int | None = None  # the lock that says this worker's temp dir is in use
 
     # -- lifecycle of the worker itself ------------------------------------------------------
 
     def start(self) -> None:
         self.tmp_root.mkdir(parents=True, exist_ok=True)
+        self._alive = hold_alive_lock(self.tmp_dir)
         self.requeue_stale()
         self.sweep_tmp()
         targets = [self._maintain] + [self._slot] * self.settings.worker_concurrency
@@ -145,6 +148,9 @@ class Worker:
         for thread in self._threads:
             thread.join(timeout=timeout_s)
         self._threads.clear()
+        if self._alive is not None:
+            os.close(self._alive)  # releases the lock: its dir may be swept from now on
+            self._alive = None
 
     def cancel_all(self) -> None:
         """Stop every running task now (reset); their rows are removed by the caller."""
@@ -171,7 +177,8 @@ class Worker:
         return requeued
 
     def sweep_tmp(self) -> None:
-        """Remove temp dirs of workers that hold no task any more (a killed process's)."""
+        """Remove temp dirs of workers that are gone (a killed process's): a live worker holds
+        the lock in its dir, even while idle with only a spare in it."""
         with self.db.read() as session:
             busy = set(
                 session.exec(
@@ -179,8 +186,9 @@ class Worker:
                 ).all()
             )
         for path in self.tmp_root.iterdir():
-            if path.name != self.worker_id and path.name not in busy:
+            if path.is_dir() and path.name not in busy and not _alive(path):
                 shutil.rmtree(path, ignore_errors=True)
+                _alive_file(path).unlink(missing_ok=True)
 
     def _maintain(self) -> None:
         interval = max(0.5, min(self.settings.worker_lease_s / 3, 5.0))
@@ -622,3 +630,47 @@ def run_worker_process(settings: Settings) -> int:
     worker.stop()
     db.dispose()
     return 0
+
+
+# <data dir>/workers/<worker id>.alive: outside tmp/, which holds only task files.
+ALIVE_DIR = "workers"
+# A dir with no lock file yet may belong to a worker between its mkdir and its lock.
+_NEW_DIR_S = 60.0
+
+
+def _alive_file(tmp_dir: Path) -> Path:
+    return tmp_dir.parent.parent / ALIVE_DIR / f"{tmp_dir.name}.alive"
+
+
+def hold_alive_lock(tmp_dir: Path) -> int:
+    """Create the worker's temp dir and lock its `.alive` file for as long as the worker lives.
+
+    An flock goes with the process (kill -9 included) and conflicts between two opens even in
+    one process, so other workers, here or elsewhere on this data dir, can tell a live worker's
+    dir (even an idle one's, holding only a spare) from a dead worker's.
+    """
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    _alive_file(tmp_dir).parent.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(_alive_file(tmp_dir), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _alive(path: Path) -> bool:
+    """Whether a live worker holds the temp dir at `path`."""
+    try:
+        fd = os.open(_alive_file(path), os.O_RDWR)
+    except FileNotFoundError:
+        try:
+            return time.time() - path.stat().st_mtime < _NEW_DIR_S
+        except FileNotFoundError:
+            return False
+    except OSError:
+        return True  # cannot tell: leave it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

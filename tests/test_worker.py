@@ -325,3 +325,25 @@ def test_idle_slots_keep_a_loaded_ffprobe_and_replace_a_killed_one(
         time.sleep(0.05)
     assert len(waiting_ffprobes(data_dir)) == 2
     assert temp_files(data_dir) == []
+
+
+def test_another_workers_sweep_keeps_a_live_idle_workers_temp_dir(
+    api: TranscodeClient, emulator: EmulatorServer, storage_id: str, clip_url: str
+) -> None:
+    """A second worker process on the same data dir (compose's `worker`) sweeps tmp/ at start
+    and every few seconds: it must leave the live worker's dir alone even while that one is
+    idle, and remove a dead worker's."""
+    from emulator.worker import Worker
+
+    ctx = emulator.app.state.ctx
+    live = emulator.app.state.runtime.worker
+    dead = live.tmp_root / "gone-worker"
+    (dead / "task-x").mkdir(parents=True)
+    (dead / "task-x" / ".input.part").write_bytes(b"left by a kill -9")
+    os.utime(dead, (time.time() - 120, time.time() - 120))
+    other = Worker(settings=emulator.settings, db=ctx.db, objects=ctx.objects)
+    other.sweep_tmp()
+    assert live.tmp_dir.is_dir()
+    assert not dead.exists()
+    task = api.create_task("480p", clip_url, "after-sweep.mp4", storage_id).task_id
+    assert wait_for(api, task)["status"] == "success"
