@@ -68,8 +68,8 @@ class Settings(BaseSettings):
     control_token: str | None = None
     # Host names served besides localhost, 127.0.0.1, [::1], the public URLs' and a specific
     # --host (comma-separated, "*": any); others get 403, against DNS rebinding (origins.py).
-    # `emulator` is the container's name in compose and the docs: one label, no public name.
-    allowed_hosts: str = "emulator"
+    # The Docker image and compose add their service names.
+    allowed_hosts: str = ""
     # The last N vendor-API requests kept for GET /_emulator/requests (0: none are kept).
     request_log_size: int = Field(1000, ge=0, le=100_000)
     # ...and the memory they may take: past it the oldest entries go (values are truncated).
