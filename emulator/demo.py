@@ -82,8 +82,10 @@ def run(settings: DemoSettings) -> dict[str, dict[str, Any]]:
     """Every step of the demo; returns query_task's data for each format."""
     deadline = time.monotonic() + settings.demo_timeout_s
     wait_healthy(settings.url, deadline)
-    with tempfile.TemporaryDirectory(prefix="emulator-demo-") as workdir:
-        input_url = upload_clip(settings.s3_url, Path(workdir))
+    input_url = sample_url(settings.url)
+    if input_url is None:  # EMULATOR_CONTROL=off: no samples; make a clip of our own
+        with tempfile.TemporaryDirectory(prefix="emulator-demo-") as workdir:
+            input_url = upload_clip(settings.s3_url, Path(workdir))
     with TranscodeClient(
         settings.url, settings.access_key_id, settings.access_key_secret
     ) as client:
@@ -119,6 +121,15 @@ def wait_healthy(base_url: str, deadline: float) -> None:
             last = f"{type(exc).__name__}: {exc}"
         time.sleep(0.2)
     raise DemoFailed(f"the emulator at {base_url} did not become healthy ({last})")
+
+
+def sample_url(base_url: str) -> str | None:
+    """The emulator's built-in 2 s sample clip, when its control surface serves samples."""
+    url = f"{base_url.rstrip('/')}/_emulator/samples/240p.mp4"
+    if httpx.get(url, timeout=60).status_code != 200:  # also makes it, on first use
+        return None
+    print(f"demo: input is the built-in sample {url}", flush=True)
+    return url
 
 
 def upload_clip(s3_url: str, workdir: Path) -> str:

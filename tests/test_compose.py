@@ -324,6 +324,23 @@ def test_ports_are_published_on_localhost_unless_told_otherwise() -> None:
     assert shared == ["0.0.0.0:8080:8080", "0.0.0.0:9000:9000"]
 
 
+def test_host_ports_come_from_variables_and_the_public_urls_follow() -> None:
+    moved = load_compose({"EMULATOR_HOST_PORT": "18080", "EMULATOR_HOST_S3_PORT": "19000"})
+    emulator, worker = moved["services"]["emulator"], moved["services"]["worker"]
+    assert emulator["ports"] == ["127.0.0.1:18080:8080", "127.0.0.1:19000:9000"]
+    assert emulator["environment"]["EMULATOR_PUBLIC_URL"] == "http://localhost:18080"
+    assert emulator["environment"]["EMULATOR_PUBLIC_S3_URL"] == "http://localhost:19000"
+    assert worker["environment"]["EMULATOR_PUBLIC_S3_URL"] == "http://localhost:19000"
+
+
+def test_the_example_seed_file_is_valid() -> None:
+    from emulator.services.seed import load
+
+    example = load(ROOT / "docker" / "seeds" / "example.json")
+    assert [s.storage_id for s in example.storages] == ["demo00000000out1"]
+    assert "./docker/seeds:/seeds:ro" in load_compose({})["services"]["emulator"]["volumes"]
+
+
 def check_demo(run: LocalCompose) -> None:
     """The demo exited 0 and printed three presigned URLs the host can download."""
     code = run.wait_exit("demo", timeout_s=90)
@@ -347,6 +364,7 @@ def test_default_profile_ends_with_a_working_demo(compose_run: Any) -> None:
     assert sorted(run.services) == ["demo", "emulator"]
     run.up()
     check_demo(run)
+    assert "demo: input is the built-in sample" in run.logs(run.services["demo"])
     assert run.down()["emulator"] in STOPPED, run.logs(run.services["emulator"])
 
 
