@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck install setup bytecode ffmpeg tools browser bench clean
+.PHONY: run test lint typecheck install setup bytecode ffmpeg tools browser bench lock clean
 
 # `run` needs only the install (no compose or browser checks): its output is what it installs,
 # then the banner. `make run PORT=8081 S3_PORT=9001` moves the ports (as EMULATOR_PORT would).
@@ -32,13 +32,14 @@ bytecode: $(STAMP)
 # pip --quiet still shows the build backend's warnings. setuptools' editable install uses a meta
 # path finder here (migrations/ is installed as emulator.migrations) and always adds a note,
 # "Editable installation ... be careful with folders": information, not a fault, so filtered.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
 	@echo "Installing transcode-emulator and its dependencies into $(VENV) (again only when pyproject.toml changes)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet -e '.[dev]'
+	@PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet \
+		-c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 ffmpeg:
@@ -76,6 +77,16 @@ browser:
 # As modules: the scripts import benchmarks._common (a script path would not find it).
 bench: setup
 	for script in benchmarks/[!_]*.py; do $(BIN)/python -m benchmarks.$$(basename $$script .py) || exit 1; done
+
+# constraints.txt anew: the newest versions pyproject.toml allows, resolved in a fresh venv.
+# Then `make test` on them, and commit both files only if it passes (README, Development).
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	PYTHONWARNINGS='ignore:Editable installation' .lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	{ sed -n '1,2p' constraints.txt; .lock-venv/bin/python -m pip freeze --exclude-editable; } \
+		> constraints.txt.new && mv constraints.txt.new constraints.txt
+	rm -rf .lock-venv
 
 clean:
 	rm -rf $(VENV) .emulator-data build *.egg-info
