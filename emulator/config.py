@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -47,7 +48,8 @@ class Settings(BaseSettings):
     s3_cors_origins: str = ""
     s3_cors_methods: str = "GET,HEAD"
 
-    worker_concurrency: int = Field(1, ge=0, le=64)
+    # Task slots of `serve` and `worker`: one per CPU, so parallel tasks use the machine.
+    worker_concurrency: int = Field(default_factory=lambda: default_concurrency(), ge=0, le=64)
     worker_lease_s: float = Field(15.0, gt=0)
     worker_poll_s: float = Field(0.2, gt=0)
     hold_stage: Stage | None = None
@@ -113,3 +115,12 @@ class Settings(BaseSettings):
 def display_host(host: str) -> str:
     """The address a client on this machine should use for a bind address."""
     return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
+def default_concurrency() -> int:
+    """One worker slot per CPU this process may run on (at least 1, at most 64)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 64))

@@ -15,7 +15,9 @@ from emulator.server import EmulatorServer
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    # One slot unless a module says otherwise: tests that hold or order tasks count on it.
     values: dict[str, Any] = {"data_dir": data_dir, "port": 0, "s3_port": 0}
+    values["worker_concurrency"] = 1
     values.update(overrides)
     return Settings(**values)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import sys
 from typing import Any
@@ -49,7 +50,7 @@ def _server_flags(parser: argparse.ArgumentParser) -> None:
 
 def _default(field: str) -> str:
     """`(default: $EMULATOR_X, else <Settings' default>)`: flags win over the environment."""
-    default = Settings.model_fields[field].default
+    default = Settings.model_fields[field].get_default(call_default_factory=True)
     shown = "SQLite in the data dir" if field == "database_url" else default
     return f"(default: $EMULATOR_{field.upper()}, else {shown})"
 
@@ -92,10 +93,9 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"transcode-emulator: {exc}", file=sys.stderr)
         return 1
     server = uvicorn.Server(uvicorn.Config(app, **uvicorn_options(settings)))
-    try:
+    # uvicorn re-raises Ctrl-C once it has shut down; uvicorn.run swallows it the same way.
+    with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[api_socket])
-    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down (as uvicorn.run)
-        pass
     return 0
 
 
@@ -145,7 +145,8 @@ def _wait_for_signal() -> None:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from emulator.db.engine import Database, display_url, migrate
+    from emulator.db.engine import Database, display_url
+    from emulator.db.migrate import migrate
     from emulator.runtime import prepare_data_dir
 
     settings = settings_from(args)
