@@ -29,7 +29,7 @@ from emulator.netguard import NetGuard, Refused
 from emulator.v1.views import callback_item
 from emulator.worker_io import tls_context
 
-if TYPE_CHECKING:  # imported on first use: importing httpx costs start-up ~70 ms
+if TYPE_CHECKING:  # imported on first use: httpx pulls in its CLI's modules (docs/performance.md)
     import httpx
 
 log = logging.getLogger("emulator.callbacks")
@@ -227,7 +227,7 @@ class Deliverer:
             self._in_flight.release()
 
     def _http(self) -> httpx.Client:
-        """Made for the first delivery: loading the CA bundle takes ~25 ms start-up needn't wait."""
+        """Made for the first delivery: start-up need not wait for the CA bundle to load."""
         import httpx
 
         with self._client_lock:

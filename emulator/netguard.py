@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # imported on first use: importing httpx costs start-up ~70 ms
+if TYPE_CHECKING:  # imported on first use: httpx pulls in its CLI's modules (docs/performance.md)
     import httpx
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -109,8 +109,8 @@ class ObjectStore:
         self._access_key = access_key
         self._secret_key = secret_key
         # A Session is not thread-safe to share while clients are being made: one per pair,
-        # and clients are made under a lock (lazily: each takes ~80 ms, start-up waits for none;
-        # the Session too, ~15 ms).
+        # and clients are made under a lock, lazily: start-up waits for neither (their cost is in
+        # docs/performance.md).
         self._session_lock = threading.Lock()
         # Shared by every store client_for() hands out, so each key pair gets one store.
         self._siblings: dict[tuple[str, str], ObjectStore] = {(access_key, secret_key): self}

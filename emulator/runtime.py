@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from emulator import callbacks
 from emulator.context import Context
 from emulator.db import state
-from emulator.db.engine import migrate
+from emulator.db.migrate import migrate
 from emulator.db.models import AccessKey, Task
 from emulator.db.tasks import STATUSES
 from emulator.objectstore import ObjectStore
@@ -106,7 +106,7 @@ class Runtime:
         settings = self.ctx.settings
         endpoint = settings.s3_endpoint_url
         if endpoint is None:
-            # moto (with Flask) takes ~0.3 s to import: only when S3 is embedded.
+            # moto (with Flask) is slow to import: only when S3 is embedded (docs/performance.md).
             from emulator.s3server import EmbeddedS3
 
             self.s3 = EmbeddedS3(

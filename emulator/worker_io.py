@@ -18,7 +18,7 @@ from emulator.netguard import SCHEMES, NetGuard, Refused
 from emulator.objectstore import ObjectStore, ObjectStoreError, ObjectTooLarge
 from emulator.objectstore_urls import parse_object_url
 
-if TYPE_CHECKING:  # imported on first use: importing httpx costs start-up ~70 ms
+if TYPE_CHECKING:  # imported on first use: httpx pulls in its CLI's modules (docs/performance.md)
     import httpx
 
 MAX_REDIRECTS = 5

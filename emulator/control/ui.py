@@ -72,7 +72,7 @@ def _secs(seconds: float) -> str:
 
 @functools.cache
 def _pages() -> Jinja2Templates:
-    """The page templates, loaded on the first page view: Jinja2 would add ~25 ms to start-up."""
+    """The page templates, loaded on the first page view: start-up need not import Jinja2."""
     from fastapi.templating import Jinja2Templates
 
     pages = Jinja2Templates(directory=PACKAGE_DIR / "templates")
