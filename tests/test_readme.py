@@ -132,3 +132,11 @@ def test_no_link_leaves_the_repository() -> None:
             assert "://" not in target, (page, target)
             assert (page.parent / target).resolve().is_relative_to(root), (page, target)
             assert (page.parent / target).exists(), (page, target)
+
+
+def test_make_run_takes_the_ports_it_is_given() -> None:
+    done = subprocess.run(
+        ["make", "-n", "run", "PORT=8181", "S3_PORT=9191"],
+        cwd=README.parent, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "transcode-emulator serve --port 8181 --s3-port 9191" in done.stdout
