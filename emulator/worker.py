@@ -593,7 +593,7 @@ def run_worker_process(settings: Settings) -> int:
     import signal
 
     from emulator.db import state
-    from emulator.db.engine import migrate
+    from emulator.db.migrate import migrate
     from emulator.runtime import S3_ENDPOINT_KEY, prepare_data_dir, require_ffmpeg
 
     require_ffmpeg()

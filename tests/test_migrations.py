@@ -11,19 +11,15 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 
-from emulator.db.engine import (
-    HEAD_REVISION,
-    Database,
-    alembic_config,
-    current_revision,
-    migrate,
-)
+from emulator.db.engine import Database
+from emulator.db.migrate import HEAD_REVISION, alembic_config, current_revision, migrate
 
 
 def _imports_alembic(function: str, url: str) -> bool:
-    """Whether a new process calling emulator.db.engine's `function` on `url` imports Alembic."""
+    """Whether a new process calling emulator.db.migrate's `function` on `url` imports Alembic."""
     code = (
-        f"import sys; from emulator.db.engine import Database, {function}; "
+        "import sys; from emulator.db.engine import Database; "
+        f"from emulator.db.migrate import {function}; "
         f"{function}(Database({url!r})); print('alembic' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -145,7 +145,7 @@ def test_the_check_catches(source: str) -> None:
         "from sqlalchemy import inspect as sa_inspect",
         "from __future__ import annotations",
         "import os\nos._exit",  # the standard library documents its own
-        "from emulator.db.engine import _file_lock",  # the emulator's own privates
+        "from emulator.db.migrate import _file_lock",  # the emulator's own privates
         "class A:\n    def f(self):\n        return self._cache",
         "from starlette.concurrency import run_in_threadpool",
     ],

@@ -1,4 +1,4 @@
-"""Engine and sessions on SQLite (WAL, the default) or PostgreSQL; write transactions; migrations.
+"""Engine and sessions on SQLite (WAL, the default) or PostgreSQL; write transactions.
 
 Both backends give the services the same model: reads never wait, and a write transaction
 (`Database.write()`) runs alone among writers, so a read-check-write in a service is safe.
@@ -13,43 +13,30 @@ an exclusive writer such as del_task or the control API.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
-import os
 import sqlite3
 from collections.abc import Iterator
-from importlib import resources
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url, text
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from emulator.db import fresh
-
-if TYPE_CHECKING:
-    from alembic.config import Config
-
 log = logging.getLogger(__name__)
 
-# The newest file in migrations/versions (tests/test_migrations.py checks that it is).
-HEAD_REVISION = "0005"
 # SQLite's page cache per connection, in KiB (negative: a size, not a page count). SQLite
 # keeps the memory of a full cache, and with up to 26 pooled connections the default 2 MiB
 # each grew the soak's RSS for as long as the database grew; the OS page cache below serves
 # re-reads just as well.
 SQLITE_CACHE_KIB = -256
-# Advisory lock keys (PostgreSQL scopes them to the current database).
+# Advisory lock keys (PostgreSQL scopes them to the current database). The others of the
+# 0x7E57_00xx range: db/migrate.py's MIGRATE_LOCK_KEY, services/nonces.py's PRUNE_LOCK_KEY.
 WRITE_LOCK_KEY = 0x7E57_0001
-MIGRATE_LOCK_KEY = 0x7E57_0002
-NONCE_PRUNE_LOCK_KEY = 0x7E57_0003
 # Per process: every API thread or worker slot holds at most one connection at a time, and
 # PostgreSQL's default max_connections (100) must cover every process of the fleet (README).
 PG_POOL_SIZE = 5
 PG_MAX_OVERFLOW = 15
-_EXCLUSIVE = text("SELECT pg_advisory_xact_lock(:key)")
+EXCLUSIVE_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _SHARED = text("SELECT pg_advisory_xact_lock_shared(:key)")
 
 
@@ -112,7 +99,7 @@ class Database:
         """
         with self.writer() as session, session.begin():
             if not self.is_sqlite:
-                session.execute(_SHARED if concurrent else _EXCLUSIVE, {"key": WRITE_LOCK_KEY})
+                session.execute(_SHARED if concurrent else EXCLUSIVE_LOCK, {"key": WRITE_LOCK_KEY})
             yield session
 
     @contextlib.contextmanager
@@ -147,100 +134,3 @@ def _sqlite_pragmas(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get("immediate", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-def migrations_dir() -> Path:
-    """migrations/ of a source checkout, else the copy shipped in the wheel."""
-    checkout = Path(__file__).resolve().parents[2] / "migrations"
-    if (checkout / "env.py").is_file():
-        return checkout
-    return Path(str(resources.files("emulator") / "migrations"))
-
-
-def alembic_config(url: str) -> Config:
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir()))
-    config.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
-    return config
-
-
-def migrate(db: Database, *, lock_dir: Path | None = None, revision: str = "head") -> None:
-    """Apply Alembic migrations up to `revision`; several processes starting at once take turns.
-
-    SQLite: a file lock in `lock_dir` (processes on one host share the file), and a new
-    database starts as a copy of the first one Alembic built on this machine (db/fresh.py).
-    PostgreSQL: an advisory lock held by the migration's own transaction (processes on any
-    host), so DDL and the version stamp commit together and the next process finds nothing
-    left to do.
-    """
-    if revision == "head" and current_revision(db) == HEAD_REVISION:
-        return  # nothing to do, and Alembic stays unimported (a tenth of start-up time)
-    if revision == "head" and db.is_sqlite:
-        with _file_lock(lock_dir):
-            _sqlite_to_head(db)
-        return
-    _upgrade_or_downgrade(db, lock_dir=lock_dir, revision=revision, up=True)
-
-
-def _sqlite_to_head(db: Database) -> None:
-    """Under the migration lock: what the process that held it before may have done already."""
-    if current_revision(db) == HEAD_REVISION:
-        return
-    template = fresh.template_path(HEAD_REVISION, migrations_dir())
-    raw = db.engine.raw_connection()
-    try:
-        connection = cast(sqlite3.Connection, raw.driver_connection)
-        empty = fresh.is_empty(connection)
-        if empty and fresh.restore(connection, template):
-            return
-        _run_alembic(db, revision="head", up=True)
-        if empty:
-            fresh.save(connection, template)
-    finally:
-        raw.close()
-
-
-def current_revision(db: Database) -> str | None:
-    """The revision the database is stamped with; None when it has none yet."""
-    with db.engine.connect() as connection:
-        if not sa_inspect(connection).has_table("alembic_version"):
-            return None
-        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-
-
-def downgrade(db: Database, *, revision: str, lock_dir: Path | None = None) -> None:
-    """Undo migrations down to `revision` ("base": all of them)."""
-    _upgrade_or_downgrade(db, lock_dir=lock_dir, revision=revision, up=False)
-
-
-def _upgrade_or_downgrade(db: Database, *, lock_dir: Path | None, revision: str, up: bool) -> None:
-    with _file_lock(lock_dir if db.is_sqlite else None):
-        _run_alembic(db, revision=revision, up=up)
-
-
-def _run_alembic(db: Database, *, revision: str, up: bool) -> None:
-    with db.engine.begin() as connection:
-        if not db.is_sqlite:
-            connection.execute(_EXCLUSIVE, {"key": MIGRATE_LOCK_KEY})
-        from alembic import command
-
-        config = alembic_config(db.url)
-        config.attributes["connection"] = connection
-        (command.upgrade if up else command.downgrade)(config, revision)
-
-
-@contextlib.contextmanager
-def _file_lock(lock_dir: Path | None) -> Iterator[None]:
-    if lock_dir is None:
-        yield
-        return
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_dir / "migrate.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)

@@ -12,7 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 from emulator.db import state
-from emulator.db.engine import Database, migrate
+from emulator.db.engine import Database
+from emulator.db.migrate import migrate
 from emulator.db.models import Task
 from emulator.db.tasks import STATUSES
 from tests.scale.pg import fresh_database

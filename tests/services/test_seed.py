@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from emulator.db.engine import Database, migrate
+from emulator.db.engine import Database
+from emulator.db.migrate import migrate
 from emulator.db.models import AccessKey, Storage
 from emulator.services import seed, templates
 

@@ -12,7 +12,8 @@ from sqlalchemy import column, table
 from sqlmodel import Session, col, select
 
 from emulator.db import state
-from emulator.db.engine import Database, downgrade, migrate
+from emulator.db.engine import Database
+from emulator.db.migrate import downgrade, migrate
 from emulator.db.models import Task
 from emulator.db.state import clock_now
 from emulator.services import summary

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.db.engine import Database, migrate
+from emulator.db.engine import Database
+from emulator.db.migrate import migrate
 from emulator.db.models import Task
 from emulator.errors import EmptyResult
 from emulator.services import tasks
