@@ -1,29 +1,23 @@
-"""Verifying requests (SPEC.md section 2): keys, Date skew, nonce replay, both signature schemes."""
+"""Verifying requests (SPEC.md section 2): keys, Date skew, both signature schemes; replays are
+refused through services/nonces.py."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
-import importlib
-import threading
 import time
-from array import array
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-import sqlalchemy as sa
-
 from emulator import signing
-from emulator.db.engine import NONCE_PRUNE_LOCK_KEY, Database
+from emulator.db.engine import Database
 from emulator.db.models import AccessKey
 from emulator.errors import AuthFail
+from emulator.services.nonces import NonceCache
 
 KEY_CACHE_TTL_S = 1.0
-NONCE_CACHE_MAX = 100_000
 BASIC = "basic"
 
 
@@ -90,120 +84,6 @@ class KeyRing:
 
     def forget(self) -> None:
         self._cache.clear()
-
-
-class NonceCache:
-    """Nonces seen within the skew window; bounded in size and time.
-
-    In this process's memory, unless `share_through(db)` moved them to the database's nonces
-    table (PostgreSQL: several API nodes, where a replay may reach any of them). In memory a
-    nonce is kept as a 64-bit digest: in a set (is it a replay?) and in an array per second of
-    arrival (which to forget when), about 80 bytes instead of 200 for the string in an
-    ordered dict. A client that sends a fresh nonce with every request fills the cap within
-    minutes, and the soak test holds memory to what the first minute used. A digest
-    collision (odds about 1 in 10^9 at the cap) would refuse one request as a replay.
-    """
-
-    def __init__(self, window_s: float) -> None:
-        self._window_s = window_s
-        self._seen: set[int] = set()
-        self._by_second: deque[tuple[int, array[int]]] = deque()
-        self._lock = threading.Lock()
-        self._shared: SharedNonces | None = None
-
-    def share_through(self, db: Database) -> None:
-        self._shared = SharedNonces(db, window_s=self._window_s)
-
-    def check_and_add(self, nonce: str) -> bool:
-        """False when the nonce was seen within the window (a replay)."""
-        if self._shared is not None:
-            return self._shared.check_and_add(nonce)
-        digest = int.from_bytes(hashlib.blake2b(nonce.encode(), digest_size=8).digest(), "big")
-        now = time.monotonic()
-        with self._lock:
-            self._expire(now)
-            if digest in self._seen:
-                return False
-            self._seen.add(digest)
-            second = int(now)
-            if not self._by_second or self._by_second[-1][0] != second:
-                self._by_second.append((second, array("Q")))
-            self._by_second[-1][1].append(digest)
-            return True
-
-    def _expire(self, now: float) -> None:
-        """Forget the seconds that left the window; at the cap, the oldest seconds first (never
-        the current one: a second holds what one second of requests can send)."""
-        while self._by_second and (
-            self._by_second[0][0] + 1 <= now - self._window_s
-            or (len(self._seen) >= NONCE_CACHE_MAX and len(self._by_second) > 1)
-        ):
-            _, digests = self._by_second.popleft()
-            self._seen.difference_update(digests)
-
-    def clear(self) -> None:
-        if self._shared is not None:
-            self._shared.clear()
-        with self._lock:
-            self._seen.clear()
-            self._by_second.clear()
-
-
-NONCES = sa.Table(  # migration 0004
-    "nonces",
-    sa.MetaData(),
-    sa.Column("nonce", sa.String(128), primary_key=True),
-    sa.Column("seen_at", sa.Float, nullable=False),
-)
-NONCE_PRUNE_S = 30.0
-
-
-class SharedNonces:
-    """The nonces table: one atomic upsert per request decides "fresh" for every node."""
-
-    def __init__(self, db: Database, *, window_s: float) -> None:
-        self._db = db
-        self._window_s = window_s
-        self._pruned_at = 0.0
-
-    def check_and_add(self, nonce: str) -> bool:
-        now = time.time()
-        cutoff = now - self._window_s
-        if len(nonce) > 128:
-            nonce = "sha256:" + hashlib.sha256(nonce.encode()).hexdigest()
-        # The PostgreSQL dialect takes ~25 ms to import: only where it is used.
-        dialect = importlib.import_module(f"sqlalchemy.dialects.{self._db.engine.dialect.name}")
-        insert = dialect.insert(NONCES).values(nonce=nonce, seen_at=now)
-        # Inserted, or an expired row taken over: fresh. A live row left alone: replay.
-        upsert = insert.on_conflict_do_update(
-            index_elements=["nonce"],
-            set_={"seen_at": insert.excluded.seen_at},
-            where=NONCES.c.seen_at < cutoff,
-        ).returning(NONCES.c.nonce)
-        with self._db.engine.begin() as conn:
-            if not self._db.is_sqlite:  # losing the last nonces in a server crash is harmless
-                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            fresh = conn.execute(upsert).first() is not None
-        if now - self._pruned_at > NONCE_PRUNE_S:
-            self._pruned_at = now
-            self._prune(cutoff)
-        return fresh
-
-    def _prune(self, cutoff: float) -> None:
-        with self._db.engine.begin() as conn:
-            # One node prunes at a time (others skip), so deletes never deadlock.
-            if (
-                not self._db.is_sqlite
-                and not conn.execute(
-                    sa.text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": NONCE_PRUNE_LOCK_KEY}
-                ).scalar()
-            ):
-                return
-            conn.execute(NONCES.delete().where(NONCES.c.seen_at < cutoff))
-
-    def clear(self) -> None:
-        with self._db.engine.begin() as conn:
-            conn.execute(NONCES.delete())
 
 
 class Verifier:

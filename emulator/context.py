@@ -6,11 +6,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from emulator.auth import KeyRing, NonceCache, Verifier
+from emulator.auth import KeyRing, Verifier
 from emulator.config import Settings, display_host
 from emulator.db.engine import Database
 from emulator.netguard import NetGuard
 from emulator.services.changes import TaskChanges
+from emulator.services.nonces import NonceCache
 
 if TYPE_CHECKING:
     from emulator.objectstore import ObjectStore

@@ -163,3 +163,14 @@ class CallbackDelivery(SQLModel, table=True):
     history: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
+
+
+class Nonce(SQLModel, table=True):
+    """An X-Wz-Nonce seen by some API node (shared replay check, services/nonces.py)."""
+
+    __tablename__ = "nonces"
+
+    # As sent, or "sha256:<hex>" of a longer one (index entries stay small).
+    nonce: str = Field(primary_key=True, max_length=128)
+    # Real clock of the node that saw it; rows older than the Date skew window are pruned.
+    seen_at: float = Field(index=True)

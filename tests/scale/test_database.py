@@ -15,11 +15,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlmodel import select
 
-from emulator.auth import NonceCache
 from emulator.db import tasks as machine
 from emulator.db.engine import Database, display_url, normalize_url
 from emulator.db.migrate import alembic_config, downgrade, migrate
 from emulator.db.models import Task
+from emulator.services.nonces import NonceCache
 from tests.processes import CLI, env_for
 from tests.scale.pg import fresh_database
 
