@@ -17,7 +17,7 @@ from emulator.api.envelope import error_response, failed
 from emulator.config import Settings
 from emulator.context import Context
 from emulator.control import callbacks as control_callbacks
-from emulator.control import health, media_keys, routes, samples, ui
+from emulator.control import health, inbox, media_keys, routes, samples, ui
 from emulator.control.common import TokenDep
 from emulator.errors import ApiError, BadParam, MethodNotAllowed, NotFoundRoute
 from emulator.middleware import ConsoleLog, RequestContext, SiteGuard
@@ -83,7 +83,10 @@ def create_app(
     if settings.control == "on":
         app.include_router(routes.router)
         app.include_router(samples.router)  # open without the token (control/samples.py)
+        app.include_router(inbox.receiver)  # open without the token too (control/inbox.py)
+        app.include_router(inbox.router)
         app.include_router(control_callbacks.router, dependencies=[TokenDep])
+        app.include_router(control_callbacks.actions, dependencies=[TokenDep])
         app.include_router(ui.router)  # the dashboard (README, Dashboard)
         app.mount(ui.STATIC_URL, ui.static_files(), name="ui-static")
     _install_error_handlers(app)

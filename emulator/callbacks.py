@@ -3,6 +3,7 @@
     worker, final transition --enqueue()--> callback_deliveries row (same transaction)
     Deliverer thread: claim due rows (lease) -> POST on a small pool -> record the attempt
         2xx: delivered | else: retry after RETRY_DELAYS_S[n] | MAX_ATTEMPTS reached: failed
+    POST .../callbacks/{id}/redeliver: one more attempt now, appended to the same history
 
 Rows are the queue, so deliveries survive a restart; the worker only inserts a row.
 """
@@ -25,6 +26,7 @@ from emulator import __version__
 from emulator.db.engine import Database
 from emulator.db.models import CallbackDelivery, Task
 from emulator.db.tasks import FINAL
+from emulator.errors import EmptyResult
 from emulator.netguard import NetGuard, Refused
 from emulator.v1.views import callback_item
 from emulator.worker_io import tls_context
@@ -106,11 +108,12 @@ def record(session: Session, *, delivery_id: int, attempt: dict[str, Any], ok: b
 
 
 def post(
-    client: httpx.Client, delivery: CallbackDelivery, *, guard: NetGuard
+    client: httpx.Client, delivery: CallbackDelivery, *, guard: NetGuard, number: int | None = None
 ) -> tuple[dict[str, Any], bool]:
     """One attempt: ({time, status_code, latency_ms, error}, delivered?).
 
-    Sent to the address `guard` checked, with the URL's Host and TLS server name.
+    Sent to the address `guard` checked, with the URL's Host and TLS server name; `number`
+    (X-Emulator-Attempt) defaults to the next scheduled attempt.
     """
     import httpx
 
@@ -132,7 +135,7 @@ def post(
                     "Content-Type": "application/json",
                     "User-Agent": f"transcode-emulator/{__version__}",
                     "X-Emulator-Delivery-Id": str(delivery.id),
-                    "X-Emulator-Attempt": str(delivery.attempts + 1),
+                    "X-Emulator-Attempt": str(number or delivery.attempts + 1),
                 },
                 extensions=pinned.extensions,
             )
@@ -151,6 +154,25 @@ def post(
         "error": error,
     }
     return attempt, not error
+
+
+def record_redelivery(
+    session: Session, *, delivery_id: int, attempt: dict[str, Any], ok: bool
+) -> CallbackDelivery | None:
+    """Append a redelivery to the log (marked, not counted against MAX_ATTEMPTS).
+
+    A success settles the delivery (pending|failed -> delivered); a failure changes nothing
+    else: a pending delivery keeps its schedule, a delivered one stays delivered.
+    """
+    row = session.get(CallbackDelivery, delivery_id)
+    if row is None:  # reset meanwhile
+        return None
+    row.history = [*row.history, {**attempt, "redelivery": True}]
+    if ok and row.status != DELIVERED:
+        row.status = DELIVERED
+        row.finished_at = attempt["time"]
+    session.add(row)
+    return row
 
 
 class Deliverer:
@@ -225,6 +247,21 @@ class Deliverer:
             log.exception("callback %s for task %s failed", delivery.id, delivery.task_id)
         finally:
             self._in_flight.release()
+
+    def redeliver(self, *, task_id: str, delivery_id: int) -> CallbackDelivery:
+        """Send a delivery of the log again, now, whatever its status; recorded in its history."""
+        with self.db.read() as session:
+            delivery = session.get(CallbackDelivery, delivery_id)
+        if delivery is None or delivery.task_id != task_id:
+            raise EmptyResult(f"task {task_id!r} has no callback delivery {delivery_id}")
+        attempt, ok = post(
+            self._http(), delivery, guard=self.guard, number=len(delivery.history) + 1
+        )
+        with self.db.write() as session:
+            row = record_redelivery(session, delivery_id=delivery_id, attempt=attempt, ok=ok)
+        if row is None:
+            raise EmptyResult(f"task {task_id!r} has no callback delivery {delivery_id}")
+        return row
 
     def _http(self) -> httpx.Client:
         """Made for the first delivery: start-up need not wait for the CA bundle to load."""

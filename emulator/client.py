@@ -273,6 +273,13 @@ class TranscodeClient:
             if not self._long_poll:
                 time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
 
+    def wait_for_callback(
+        self, task_id: str, *, inbox: str, timeout: float = 60.0
+    ) -> dict[str, Any]:
+        """The callback payload the emulator's inbox `inbox` received for the task (its
+        storage's notify set to `control.inbox_url(inbox)`); CallbackTimeout after `timeout` s."""
+        return self.control.wait_for_callback(task_id, inbox=inbox, timeout=timeout)
+
     def _wait_once(self, task_id: str, until: set[str], remaining: float) -> Task:
         if self._long_poll is not False:
             try:

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     request_log_size: int = Field(1000, ge=0, le=100_000)
     # ...and the memory they may take: past it the oldest entries go (values are truncated).
     request_log_bytes: int = Field(8 * 1024**2, ge=0)
+    # Requests kept per callback inbox (/_emulator/inbox/{name}): past it the oldest go.
+    inbox_size: int = Field(1000, ge=1, le=100_000)
     # Request line and headers of one request, counted by the HTTP server before the app sees
     # them: past it the answer is 431 and the rest is not read (an unbounded header is memory).
     max_header_bytes: int = Field(32 * 1024, ge=1024, le=1024**2)

@@ -69,7 +69,10 @@ def own_base_urls(settings: Settings) -> tuple[str, ...]:
 
 
 def _always_allowed_path(path: str) -> bool:
-    """The emulator's own sample clips stay fetchable under EMULATOR_BLOCK_PRIVATE_NETWORKS=on."""
-    from emulator.control.samples import is_sample_path  # the control layer imports this module
+    """The emulator's own sample clips stay fetchable, and its callback inbox reachable, under
+    EMULATOR_BLOCK_PRIVATE_NETWORKS=on."""
+    # The control layer imports this module.
+    from emulator.control.inbox import is_inbox_path
+    from emulator.control.samples import is_sample_path
 
-    return is_sample_path(path)
+    return is_sample_path(path) or is_inbox_path(path)

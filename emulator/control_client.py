@@ -6,7 +6,9 @@ EMULATOR_CONTROL_TOKEN set on the server, pass `token=` (or set the variable her
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -228,6 +230,83 @@ class ControlClient:
 
     def clear_requests(self) -> None:
         self.call("DELETE", "/requests")
+
+    # -- callbacks and the inbox -------------------------------------------------------------
+
+    def callbacks(self, task_id: str) -> list[dict[str, Any]]:
+        """The task's callback deliveries, oldest first, each with its attempts' history."""
+        deliveries: list[dict[str, Any]] = self.call("GET", f"/tasks/{task_id}/callbacks")[
+            "deliveries"
+        ]
+        return deliveries
+
+    def redeliver(self, task_id: str, delivery_id: int) -> dict[str, Any]:
+        """Send a delivery again now; the delivery as the log shows it, with the new attempt."""
+        delivery: dict[str, Any] = self.call(
+            "POST", f"/tasks/{task_id}/callbacks/{delivery_id}/redeliver"
+        )
+        return delivery
+
+    def inbox_url(self, name: str) -> str:
+        """Where to point a storage's `notify` so callbacks land in inbox `name`."""
+        return f"{self.base_url}{PREFIX}/inbox/{name}"
+
+    def inbox(self, name: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """Requests received by inbox `name`, newest first (headers and bodies masked)."""
+        params = {"limit": limit} if limit is not None else None
+        entries: list[dict[str, Any]] = self.call("GET", f"/inbox/{name}", params=params)["entries"]
+        return entries
+
+    def clear_inbox(self, name: str) -> int:
+        """Forget inbox `name`'s requests; how many there were."""
+        cleared: int = self.call("DELETE", f"/inbox/{name}")["cleared"]
+        return cleared
+
+    def wait_for_callback(
+        self, task_id: str, *, inbox: str, timeout: float = 60.0
+    ) -> dict[str, Any]:
+        """The callback payload inbox `inbox` received for `task_id`; else CallbackTimeout.
+
+        Long-polls the task until it ends (no polling delay), then polls the inbox briefly:
+        the deliverer sends within a fraction of a second of the task's end.
+        """
+        deadline = time.monotonic() + timeout
+        with contextlib.suppress(NoLongPoll, EmptyResult):
+            self.wait_task(task_id, timeout=max(0.0, min(timeout, 600.0)))
+        pause = 0.02
+        while True:
+            for entry in self.inbox(inbox):
+                if _names_task(entry.get("json"), task_id):
+                    payload: dict[str, Any] = entry["json"]
+                    return payload
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise CallbackTimeout(task_id, inbox, timeout)
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, 0.25)
+
+
+class CallbackTimeout(TimeoutError):
+    """No callback for the task reached the inbox in time."""
+
+    def __init__(self, task_id: str, inbox: str, timeout: float) -> None:
+        super().__init__(
+            f"no callback for task {task_id} reached inbox {inbox!r} within {timeout:g} s"
+            " (is the storage's notify the inbox's URL? see ControlClient.callbacks(task_id))"
+        )
+        self.task_id = task_id
+        self.inbox = inbox
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"CallbackTimeout({self.task_id!r}, {self.inbox!r}, {self.timeout!r})"
+
+
+def _names_task(body: Any, task_id: str) -> bool:
+    """Whether a callback payload ({"data": [{"task_id": ...}]}) is about `task_id`."""
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        return False
+    return any(isinstance(item, dict) and item.get("task_id") == task_id for item in body["data"])
 
 
 class HeldStage:

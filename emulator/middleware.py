@@ -189,7 +189,9 @@ class RequestContext:
         too_big = _declared_length(scope) > self.max_body_bytes
         if too_big:
             error: ApiError = BadParam(f"request body is larger than {self.max_body_bytes} bytes")
-            await render(error_body(error, rid))(scope, receive, send_with_headers)
+            # The vendor's API answers errors with HTTP 200; the control API with real statuses.
+            status = 413 if _is_control(scope["path"]) else 200
+            await render(error_body(error, rid), status)(scope, receive, send_with_headers)
             return
         try:
             await self.app(scope, _limited(receive, self.max_body_bytes), send_with_headers)

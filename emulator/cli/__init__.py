@@ -1,7 +1,8 @@
 """Command line: `transcode-emulator COMMAND`; `transcode-emulator --help` lists them.
 
 Server: serve, worker, s3, migrate. Client (a running emulator, like awslocal): call,
-create-task, query-task, wait, tasks, templates, storages, sign, reset, keys.
+create-task, query-task, wait, tasks, templates, storages, sign, reset, keys, callbacks,
+redeliver, inbox.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from emulator import __version__
-from emulator.cli import api, control, serve, sign, wait
+from emulator.cli import api, callbacks, control, serve, sign, wait
 from emulator.cli.options import Parser
 
 __all__ = ["main"]
@@ -47,6 +48,7 @@ def _parser() -> Parser:
     api.add_commands(commands)  # call | query-task | create-task | templates | storages
     wait.add_commands(commands)
     control.add_commands(commands)  # reset | keys | tasks
+    callbacks.add_commands(commands)  # callbacks | redeliver | inbox
     sign.add_commands(commands)
     return parser
 

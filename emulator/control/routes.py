@@ -28,7 +28,7 @@ def reset(
     """Delete storages, custom templates, tasks, objects and shared state (or only `parts`).
 
     Running ffmpeg processes stop. Built-in templates and access keys stay. "state" is the
-    clock, holds, faults and the request log.
+    clock, holds, faults, the request log and the callback inboxes.
     """
     chosen = (body.parts if body else None) or (parts.split(",") if parts else None)
     chosen = [p.strip() for p in chosen or reset_service.PARTS if p.strip()]

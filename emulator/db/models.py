@@ -174,3 +174,19 @@ class Nonce(SQLModel, table=True):
     nonce: str = Field(primary_key=True, max_length=128)
     # Real clock of the node that saw it; rows older than the Date skew window are pruned.
     seen_at: float = Field(index=True)
+
+
+class InboxEntry(SQLModel, table=True):
+    """One request received by the callback inbox (services/inbox.py), secrets already masked."""
+
+    __tablename__ = "inbox_entries"
+    __table_args__ = (Index("ix_inbox_entries_inbox_id", "inbox", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    inbox: str = Field(max_length=64)
+    received_at: float  # real clock
+    method: str
+    headers: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    body: str
+    body_encoding: str  # "text" (UTF-8, as received) | "base64"
+    size: int  # bytes received

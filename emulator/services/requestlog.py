@@ -236,9 +236,11 @@ def mask_text(text: str) -> str:
 def _authorization(headers: list[tuple[bytes, bytes]]) -> str | None:
     """The Authorization header with its signature or credentials masked, then cut."""
     value = next((v for k, v in headers if k == b"authorization"), None)
-    if value is None:
-        return None
-    text = value.decode("latin-1")
+    return None if value is None else mask_authorization(value.decode("latin-1"))
+
+
+def mask_authorization(text: str) -> str:
+    """An Authorization value with its signature or credentials masked (the scheme kept), cut."""
     if text.startswith("Visionular "):
         return _cut(re.sub(r"Signature=\S*", f"Signature={MASK}", text), MAX_VALUE_KEPT)
     scheme = text.split(" ", 1)[0]

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete
 from sqlmodel import Session, col
 
-from emulator.db.models import KeyValue, Storage, Task, Template
+from emulator.db.models import InboxEntry, KeyValue, Storage, Task, Template
 from emulator.services.templates import BUILT_IN
 
 PARTS = ("tasks", "storages", "templates", "objects", "state")
@@ -24,4 +24,5 @@ def reset_database(*, session: Session, parts: Iterable[str] = PARTS) -> list[st
         session.execute(delete(Template).where(col(Template.template_type) != BUILT_IN))
     if "state" in chosen:
         session.execute(delete(KeyValue))
+        session.execute(delete(InboxEntry))
     return chosen
