@@ -12,6 +12,7 @@ from emulator.api.deps import ContextDep, check_signature
 from emulator.api.envelope import Envelope, ok
 from emulator.api.params import VendorParams, openapi, params
 from emulator.api.views import StorageId, StorageList, StorageTypes, storage_view
+from emulator.context import Context
 from emulator.db.state import clock_now
 from emulator.services import fields, storages
 from emulator.services.buckets import bucket_preparer
@@ -69,10 +70,14 @@ def del_storage(
 
 @router.get("/list_storage", dependencies=signed, response_model=Envelope[StorageList])
 def list_storage(request: Request, ctx: ContextDep) -> Response:
+    return ok(request, read_storages(ctx, None))
+
+
+def read_storages(ctx: Context, _: None) -> StorageList:
+    """list_storage's data; emulator/api/fast.py answers the polled reads with these too."""
     with ctx.db.read() as session:
         rows = [storage_view(s) for s in storages.list_all(session=session)]
-    listing: StorageList = {"list": rows, "num": len(rows)}
-    return ok(request, listing)
+    return {"list": rows, "num": len(rows)}
 
 
 # The reference uses both names (SPEC.md section 3); neither needs a signature.

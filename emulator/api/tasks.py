@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -12,6 +12,7 @@ from emulator.api.deps import ContextDep, check_signature
 from emulator.api.envelope import Envelope, ok
 from emulator.api.params import VendorParams, openapi, params
 from emulator.api.views import Summary, TaskId, TaskList, TaskView, task_list_item, task_view
+from emulator.context import Context
 from emulator.db.tasks import STATUSES
 from emulator.services import fields, summary, tasks
 
@@ -86,20 +87,27 @@ def del_task(
 def query_task(
     request: Request, ctx: ContextDep, p: Annotated[ByTaskId, Depends(params(ByTaskId))]
 ) -> Response:
+    return ok(request, read_task(ctx, p))
+
+
+def read_task(ctx: Context, p: ByTaskId) -> TaskView:
+    """query_task's data; emulator/api/fast.py answers the polled reads with these too."""
     with ctx.db.read() as session:
-        view = task_view(tasks.get(session=session, task_id=p.task_id), ctx.presign)
-    return ok(request, view)
+        return task_view(tasks.get(session=session, task_id=p.task_id), ctx.presign)
 
 
 @router.get("/list_task", response_model=Envelope[TaskList], openapi_extra=openapi(ListTask, "GET"))
 def list_task(
     request: Request, ctx: ContextDep, p: Annotated[ListTask, Depends(params(ListTask))]
 ) -> Response:
+    return ok(request, read_task_page(ctx, p))
+
+
+def read_task_page(ctx: Context, p: ListTask) -> TaskList:
     with ctx.db.read() as session:
         rows, total = tasks.page(session=session, **p.model_dump())
         items = [task_list_item(task) for task in rows]
-    page: TaskList = {"list": items, "num": len(items), "total": total}
-    return ok(request, page)
+    return {"list": items, "num": len(items), "total": total}
 
 
 @router.get(
@@ -110,6 +118,9 @@ def list_task(
 def list_summary(
     request: Request, ctx: ContextDep, p: Annotated[ListSummary, Depends(params(ListSummary))]
 ) -> Response:
+    return ok(request, read_summary(ctx, p))
+
+
+def read_summary(ctx: Context, p: ListSummary) -> dict[str, Any]:  # shaped as Summary
     with ctx.db.read() as session:
-        data = summary.summarize(session=session, start_hours=p.start_time, end_hours=p.end_time)
-    return ok(request, data)
+        return summary.summarize(session=session, start_hours=p.start_time, end_hours=p.end_time)

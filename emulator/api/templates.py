@@ -12,6 +12,7 @@ from emulator.api.deps import ContextDep, check_signature
 from emulator.api.envelope import Envelope, ok
 from emulator.api.params import VendorParams, openapi, params
 from emulator.api.views import TemplateList, TemplateView, template_view
+from emulator.context import Context
 from emulator.db.state import clock_now
 from emulator.services import fields, templates
 
@@ -96,9 +97,13 @@ def del_template(
 def query_template(
     request: Request, ctx: ContextDep, p: Annotated[ByName, Depends(params(ByName))]
 ) -> Response:
+    return ok(request, read_template(ctx, p))
+
+
+def read_template(ctx: Context, p: ByName) -> TemplateView:
+    """query_template's data; emulator/api/fast.py answers the polled reads with these too."""
     with ctx.db.read() as session:
-        view = template_view(templates.get(session=session, name=p.name))
-    return ok(request, view)
+        return template_view(templates.get(session=session, name=p.name))
 
 
 @router.put(
@@ -124,7 +129,10 @@ def update_template(
 
 @router.get("/list_template", response_model=Envelope[TemplateList])
 def list_template(request: Request, ctx: ContextDep) -> Response:
+    return ok(request, read_templates(ctx, None))
+
+
+def read_templates(ctx: Context, _: None) -> TemplateList:
     with ctx.db.read() as session:
         rows = [template_view(t) for t in templates.list_all(session=session)]
-    listing: TemplateList = {"list": rows, "num": len(rows)}
-    return ok(request, listing)
+    return {"list": rows, "num": len(rows)}

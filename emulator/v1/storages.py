@@ -12,6 +12,7 @@ from emulator.api.deps import ContextDep, check_v1_auth
 from emulator.api.envelope import Envelope, ok
 from emulator.api.params import openapi
 from emulator.api.views import StorageId, StorageTypes
+from emulator.context import Context
 from emulator.db.state import clock_now
 from emulator.services import storages
 from emulator.services.buckets import bucket_preparer
@@ -58,10 +59,14 @@ def del_storage(
 
 @router.get("/list_storage", dependencies=authed, response_model=Envelope[StorageListV1])
 def list_storage(request: Request, ctx: ContextDep) -> Response:
+    return ok(request, read_storages(ctx, None))
+
+
+def read_storages(ctx: Context, _: None) -> StorageListV1:
+    """list_storage's data; emulator/api/fast.py answers the polled reads with these too."""
     with ctx.db.read() as session:
         rows = [storage_v1(s) for s in storages.list_all(session=session)]
-    listing: StorageListV1 = {"list": rows, "num": len(rows)}
-    return ok(request, listing)
+    return {"list": rows, "num": len(rows)}
 
 
 # As on /api/ (SPEC.md section 3): both names, no authentication, the same handler.

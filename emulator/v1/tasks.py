@@ -13,6 +13,7 @@ from emulator.api.envelope import Envelope, ok
 from emulator.api.params import openapi
 from emulator.api.tasks import ListSummary
 from emulator.api.views import Summary, TaskId
+from emulator.context import Context
 from emulator.services import tasks
 from emulator.v1.params import PREFIX, ByTaskId, CreateTask, ListTask, v1_params
 from emulator.v1.views import TaskListV1, TaskV1, task_v1
@@ -47,9 +48,13 @@ def del_task(
 def query_task(
     request: Request, ctx: ContextDep, p: Annotated[ByTaskId, Depends(v1_params(ByTaskId))]
 ) -> Response:
+    return ok(request, read_task(ctx, p))
+
+
+def read_task(ctx: Context, p: ByTaskId) -> TaskV1:
+    """query_task's data; emulator/api/fast.py answers the polled reads with these too."""
     with ctx.db.read() as session:
-        view = task_v1(tasks.get(session=session, task_id=p.task_id), ctx.presign)
-    return ok(request, view)
+        return task_v1(tasks.get(session=session, task_id=p.task_id), ctx.presign)
 
 
 @router.get(
@@ -58,11 +63,14 @@ def query_task(
 def list_task(
     request: Request, ctx: ContextDep, p: Annotated[ListTask, Depends(v1_params(ListTask))]
 ) -> Response:
+    return ok(request, read_task_page(ctx, p))
+
+
+def read_task_page(ctx: Context, p: ListTask) -> TaskListV1:
     with ctx.db.read() as session:
         rows, total = tasks.page(session=session, **p.query())
         items = [task_v1(task, ctx.presign) for task in rows]
-    page: TaskListV1 = {"list": items, "num": len(items), "total": total}
-    return ok(request, page)
+    return {"list": items, "num": len(items), "total": total}
 
 
 # Same parameters and data as /api/list_summary (hours before now): the same handler, behind

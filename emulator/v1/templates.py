@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from emulator.api.deps import ContextDep, check_v1_auth
 from emulator.api.envelope import Envelope, ok
 from emulator.api.params import openapi
+from emulator.context import Context
 from emulator.db.state import clock_now
 from emulator.services import templates
 from emulator.v1.params import PREFIX, AddTemplate, ByTemplateName, UpdateTemplate, v1_params
@@ -61,9 +62,13 @@ def query_template(
     ctx: ContextDep,
     p: Annotated[ByTemplateName, Depends(v1_params(ByTemplateName))],
 ) -> Response:
+    return ok(request, read_template(ctx, p))
+
+
+def read_template(ctx: Context, p: ByTemplateName) -> TemplateV1:
+    """query_template's data; emulator/api/fast.py answers the polled reads with these too."""
     with ctx.db.read() as session:
-        view = template_v1(templates.get(session=session, name=p.template_name))
-    return ok(request, view)
+        return template_v1(templates.get(session=session, name=p.template_name))
 
 
 @router.put(
@@ -92,7 +97,10 @@ def update_template(
 
 @router.get("/list_template", response_model=Envelope[TemplateListV1])
 def list_template(request: Request, ctx: ContextDep) -> Response:
+    return ok(request, read_templates(ctx, None))
+
+
+def read_templates(ctx: Context, _: None) -> TemplateListV1:
     with ctx.db.read() as session:
         rows = [template_v1(t) for t in templates.list_all(session=session)]
-    listing: TemplateListV1 = {"list": rows, "num": len(rows)}
-    return ok(request, listing)
+    return {"list": rows, "num": len(rows)}
