@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from emulator import __version__, docs
-from emulator.api import storages, tasks, templates
+from emulator.api import fast, storages, tasks, templates
 from emulator.api.envelope import error_response, failed
 from emulator.config import Settings
 from emulator.context import Context
@@ -92,6 +92,9 @@ def create_app(
     _install_error_handlers(app)
     # The request log is read through the control API only: without it, nothing is kept.
     requests = runtime.requests if settings.control == "on" else None
+    # Inside RequestContext, outside FastAPI's router: the polled reads (emulator/api/fast.py).
+    app.state.fast_reads = fast.Switch()
+    app.add_middleware(fast.FastReads, ctx=ctx, switch=app.state.fast_reads)
     app.add_middleware(RequestContext, request_log=requests)
     # Last, so outermost: a foreign Host or a cross-site write runs nothing (README, Security).
     app.add_middleware(SiteGuard, policy=SitePolicy.from_settings(settings))
