@@ -19,7 +19,7 @@ import httpx
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from emulator.client import TranscodeClient
+from emulator.clients.api import TranscodeClient
 from emulator.config import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
 from emulator.errors import ApiError, Duplicated
 from emulator.objectstore import ObjectStore, ObjectStoreError

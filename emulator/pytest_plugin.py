@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, cast
 import pytest
 
 if TYPE_CHECKING:
-    from emulator.client import TranscodeClient
-    from emulator.client_v1 import TranscodeClientV1
+    from emulator.clients.api import TranscodeClient
+    from emulator.clients.v1 import TranscodeClientV1
     from emulator.testing import EmulatorOptions, Mode, TranscodeEmulator
 
 INI = {
@@ -127,7 +127,7 @@ def transcode_client(transcode_emulator: TranscodeEmulator) -> TranscodeClient:
 @pytest.fixture
 def transcode_client_v1(transcode_emulator: TranscodeEmulator) -> Iterator[TranscodeClientV1]:
     """The current generation's client (HTTP Basic, /vodencoding/v1 shapes), after a reset."""
-    from emulator.client_v1 import TranscodeClientV1
+    from emulator.clients.v1 import TranscodeClientV1
 
     transcode_emulator.reset()
     with TranscodeClientV1(

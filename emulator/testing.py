@@ -29,9 +29,9 @@ from typing import Any, Literal
 
 import httpx
 
-from emulator.client import TranscodeClient
+from emulator.clients.api import TranscodeClient
+from emulator.clients.control import ControlClient
 from emulator.config import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
-from emulator.control_client import ControlClient
 from emulator.errors import ApiError
 
 Mode = Literal["subprocess", "in-process"]

@@ -22,7 +22,7 @@ from emulator.cli.table import table
 if TYPE_CHECKING:  # imported when a command runs: `serve` starts without httpx's import
     import httpx
 
-    from emulator.client import TranscodeClient
+    from emulator.clients.api import TranscodeClient
 
 V1_PREFIX = "/vodencoding/v1"
 
@@ -138,7 +138,7 @@ def _send(
 
     to = target(args)
     if args.v1:
-        from emulator.client_v1 import TranscodeClientV1
+        from emulator.clients.v1 import TranscodeClientV1
 
         with TranscodeClientV1(to.url, to.access_key_id, to.access_key_secret) as v1:
             return v1.http.request(method, path, params=query, content=body)
@@ -169,7 +169,7 @@ def print_envelope(response: httpx.Response) -> int:
 
 
 def api_client(args: argparse.Namespace) -> TranscodeClient:
-    from emulator.client import TranscodeClient
+    from emulator.clients.api import TranscodeClient
 
     to = target(args)
     return TranscodeClient(to.url, to.access_key_id, to.access_key_secret, control_token=to.token)
@@ -188,7 +188,7 @@ def _create(args: argparse.Namespace) -> int:
         response = api.request("POST", "/api/create_task", params)
     if args.envelope:
         return print_envelope(response)
-    from emulator.client import unwrap
+    from emulator.clients.api import unwrap
 
     print(unwrap(response)["task_id"])  # alone, for TASK=$(transcode-emulator create-task ...)
     return 0

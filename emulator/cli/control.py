@@ -10,7 +10,7 @@ from emulator.cli.options import command, guarded, target, target_flags
 from emulator.cli.table import table, utc
 
 if TYPE_CHECKING:  # imported when a command runs: `serve` starts without httpx's import
-    from emulator.control_client import ControlClient
+    from emulator.clients.control import ControlClient
 
 PARTS = "tasks,storages,templates,objects,state"
 
@@ -53,7 +53,7 @@ def add_commands(commands: Any) -> None:
 
 
 def _control(args: argparse.Namespace) -> ControlClient:
-    from emulator.control_client import ControlClient
+    from emulator.clients.control import ControlClient
 
     to = target(args)
     return ControlClient(to.url, token=to.token)
@@ -103,8 +103,8 @@ def _tasks(args: argparse.Namespace) -> int:
         response = control.send("GET", "/tasks", params={"limit": args.limit, **_status(args)})
     if response.status_code == 404:  # EMULATOR_CONTROL=off: the vendor's list_task still works
         return _listed_tasks(args)
+    from emulator.clients.control import control_error
     from emulator.control.models import TaskRow
-    from emulator.control_client import control_error
 
     if not response.is_success:
         raise control_error(response)

@@ -11,8 +11,8 @@ from emulator.cli.api import api_client
 from emulator.cli.options import command, guarded, positive, target_flags
 
 if TYPE_CHECKING:
-    from emulator.client import TranscodeClient
-    from emulator.client_models import Task
+    from emulator.clients.api import TranscodeClient
+    from emulator.clients.models import Task
 
 TIMED_OUT = 3  # apart from 1 (the task failed, or the request did), so scripts can tell
 
@@ -63,8 +63,8 @@ def _next(
     api: TranscodeClient, task: Task, remaining: float, *, long_poll: bool, poll: float
 ) -> tuple[Task, bool]:
     """The task once its status changes (long-poll), or as it is a poll interval later."""
-    from emulator.client_models import STATUSES
-    from emulator.control_client import NoLongPoll
+    from emulator.clients.control import NoLongPoll
+    from emulator.clients.models import STATUSES
 
     if long_poll:
         others = [status for status in STATUSES if status != task.status]
