@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.routing import APIRoute
 
 from emulator import signing
 from emulator.api import fast
@@ -202,12 +201,7 @@ def test_the_fast_path_answers_as_the_fastapi_route(
     assert through_fast == routed
 
 
-def test_every_fast_read_is_also_a_fastapi_get_route(emulator: EmulatorServer) -> None:
-    """So OpenAPI documents each one, and the switch-off comparison above reaches it."""
-    gets = {
-        route.path
-        for route in emulator.app.routes
-        if isinstance(route, APIRoute) and "GET" in route.methods
-    }
-    assert set(fast.READS) <= gets
+def test_every_fast_read_is_compared() -> None:
+    # Each case's FastAPI answer is compared with the fast one, so a fast read without its
+    # FastAPI route (no OpenAPI entry either) would fail above with "no route".
     assert {case[0] for case in CASES} == set(fast.READS)
