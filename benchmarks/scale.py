@@ -31,8 +31,8 @@ from benchmarks._common import process, wait_http, wrk
 from emulator import signing
 from emulator.client import TranscodeClient
 from emulator.config import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
-from emulator.objectstore import ObjectStore
 from emulator.server import free_port
+from emulator.storage.store import ObjectStore
 from emulator.transcode.clips import make_clip
 
 SERVER_URL = os.environ.get(

@@ -14,7 +14,7 @@ from emulator.services.changes import TaskChanges
 from emulator.services.nonces import NonceCache
 
 if TYPE_CHECKING:
-    from emulator.objectstore import ObjectStore
+    from emulator.storage.store import ObjectStore
 
 
 @dataclass

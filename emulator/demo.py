@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from emulator.clients.api import TranscodeClient
 from emulator.config import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
 from emulator.errors import ApiError, Duplicated
-from emulator.objectstore import ObjectStore, ObjectStoreError
+from emulator.storage.store import ObjectStore, ObjectStoreError
 
 FORMATS = ("mp4", "hls", "flv")
 STORAGE = {"region": "cn-demo", "type": "s3", "bucket": "demo-outputs", "prefix": "demo"}

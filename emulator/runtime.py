@@ -18,16 +18,16 @@ from emulator.db import state
 from emulator.db.migrate import migrate
 from emulator.db.models import AccessKey, Task
 from emulator.db.tasks import STATUSES
-from emulator.objectstore import ObjectStore
 from emulator.origins import SitePolicy
 from emulator.services import faults, holds, seed
 from emulator.services.buckets import bucket_preparer
 from emulator.services.faults import FaultWatch
 from emulator.services.requestlog import RequestLog
 from emulator.services.reset import reset_database
+from emulator.storage.store import ObjectStore
 
 if TYPE_CHECKING:
-    from emulator.s3server import EmbeddedS3
+    from emulator.storage.embedded import EmbeddedS3
 
 log = logging.getLogger("emulator")
 
@@ -107,7 +107,7 @@ class Runtime:
         endpoint = settings.s3_endpoint_url
         if endpoint is None:
             # moto (with Flask) is slow to import: only when S3 is embedded (docs/performance.md).
-            from emulator.s3server import EmbeddedS3
+            from emulator.storage.embedded import EmbeddedS3
 
             self.s3 = EmbeddedS3(
                 host=settings.host,

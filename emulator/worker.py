@@ -42,8 +42,8 @@ from emulator.errors import (
     TaskFailed,
 )
 from emulator.netguard import NetGuard
-from emulator.objectstore import ObjectStore, ObjectStoreError
 from emulator.services import faults, holds
+from emulator.storage.store import ObjectStore, ObjectStoreError
 from emulator.transcode import command, demuxers
 from emulator.transcode.probe import MediaInfo, Probing
 from emulator.transcode.runner import FfmpegFailed, run_ffmpeg

@@ -15,8 +15,8 @@ from emulator.config import Settings
 from emulator.db.models import Task
 from emulator.errors import INPUT_DOWNLOAD_FAILED, LOGO_FETCH_FAILED, TaskFailed
 from emulator.netguard import SCHEMES, NetGuard, Refused
-from emulator.objectstore import ObjectStore, ObjectStoreError, ObjectTooLarge
-from emulator.objectstore_urls import parse_object_url
+from emulator.storage.store import ObjectStore, ObjectStoreError, ObjectTooLarge
+from emulator.storage.urls import parse_object_url
 
 if TYPE_CHECKING:  # imported on first use: httpx pulls in its CLI's modules (docs/performance.md)
     import httpx

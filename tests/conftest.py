@@ -58,7 +58,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def s3(emulator: EmulatorServer) -> Any:
-    """The emulator's object store (emulator.objectstore.ObjectStore)."""
+    """The emulator's object store (emulator.storage.store.ObjectStore)."""
     return emulator.app.state.ctx.objects
 
 

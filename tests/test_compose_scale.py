@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from emulator.objectstore import ObjectStore
+from emulator.storage.store import ObjectStore
 from tests.scale.fleet import client, create, poll, query
 from tests.scale.pg import fresh_database
 from tests.test_compose import COMPOSE_FILE, STOPPED, LocalCompose, Service, docker_compose

@@ -10,14 +10,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from emulator.objectstore import (
+from emulator.storage.embedded import EmbeddedS3
+from emulator.storage.store import (
     ObjectNotFound,
     ObjectStore,
     ObjectStoreError,
     ObjectTooLarge,
     parse_object_url,
 )
-from emulator.s3server import EmbeddedS3
 
 BUCKET = "media"
 

@@ -19,7 +19,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from emulator.s3server import EmbeddedS3
+from emulator.storage.embedded import EmbeddedS3
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -39,7 +39,7 @@ AWKWARD_KEYS = [
 SERVE_SCRIPT = """
 import sys, threading
 from pathlib import Path
-from emulator.s3server import EmbeddedS3
+from emulator.storage.embedded import EmbeddedS3
 s3 = EmbeddedS3(port=0, data_dir=Path(sys.argv[1]))
 s3.start()
 print(s3.endpoint_url, flush=True)

@@ -9,9 +9,9 @@ from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict
 
 from emulator.db.models import Storage, Task, Template
-from emulator.objectstore_urls import parse_object_url
 from emulator.services import tasks as task_service
 from emulator.services.ids import rfc1123, utc_text
+from emulator.storage.urls import parse_object_url
 
 UNFINISHED = 946684800  # 2000-01-01 00:00:00 UTC: finish_time of a task that has not ended
 

@@ -118,7 +118,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _s3(args: argparse.Namespace) -> int:
     from emulator.origins import SitePolicy
-    from emulator.s3server import EmbeddedS3
+    from emulator.storage.embedded import EmbeddedS3
 
     settings = settings_from(args)
     server = EmbeddedS3(

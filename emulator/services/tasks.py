@@ -15,9 +15,9 @@ from emulator.db import tasks as machine
 from emulator.db.models import Storage, Task
 from emulator.db.state import clock_now
 from emulator.errors import BadParam, EmptyResult
-from emulator.objectstore_urls import OBJECT_SCHEMES, parse_object_url
 from emulator.services import fields, storages, templates
 from emulator.services.ids import task_id as new_task_id
+from emulator.storage.urls import OBJECT_SCHEMES, parse_object_url
 
 # list_task's `message` per status (the reference's example shows "Success", "task running").
 MESSAGES = {

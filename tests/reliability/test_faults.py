@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from emulator.client import TranscodeClient
-from emulator.s3server import EmbeddedS3
 from emulator.server import EmulatorServer, free_port
+from emulator.storage.embedded import EmbeddedS3
 from emulator.transcode.clips import make_clip
 from tests.conftest import make_settings, temp_files
 from tests.processes import Proc, env_for, serve

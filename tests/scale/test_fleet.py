@@ -19,8 +19,8 @@ from sqlmodel import select
 from emulator.db.engine import Database
 from emulator.db.models import Task
 from emulator.errors import EmptyResult
-from emulator.objectstore import ObjectStore
 from emulator.server import free_port
+from emulator.storage.store import ObjectStore
 from emulator.transcode.clips import make_clip
 from tests.processes import Proc, ffmpeg_running_for, wait_healthy, worker
 from tests.scale.fleet import (

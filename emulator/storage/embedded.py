@@ -1,4 +1,24 @@
-"""Embedded moto S3 server whose buckets and objects survive a clean stop and `kill -9`."""
+"""Embedded moto S3 server whose buckets and objects survive a clean stop and `kill -9`.
+
+moto has no persistence API, so this module is the one adapter that touches its internals
+(moto is pinned to the tested minor version in pyproject.toml). Each one it uses:
+
+    moto.moto_server.werkzeug_app   create_backend_app("s3"), MotoRequestHandler: the server
+    moto.core.request.Request       parses a request the way moto does (which bucket and key)
+    moto.s3.responses.S3Response    subdomain_based_buckets(): path- or virtual-host style
+    moto.s3.utils / moto.s3bucket_path.utils   bucket_name_from_url, parse_key_name
+    moto.s3.models.s3_backends      the process-global backends: bucket_accounts, [account]
+                                    [partition].buckets, reset()
+    moto.s3.models.S3Backend        create_bucket(), put_object() when restoring from disk
+    moto.s3.models.FakeBucket       .keys (the live objects of a bucket)
+    moto.s3.models.FakeKey          .name, .value, .etag, .metadata, set_metadata(),
+                                    .last_modified, .storage_class, .checksum_algorithm,
+                                    .checksum_type, .checksum_value, .disposed, and the
+                                    class's instances_tracked list
+    moto.s3.models.FakeMultipart    its instances_tracked list, emptied on reset
+
+Everything else in the emulator reaches S3 through boto3 (storage/store.py).
+"""
 
 from __future__ import annotations
 
@@ -29,7 +49,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from emulator.origins import SitePolicy
 from emulator.ports import bind_port
-from emulator.s3guard import S3SiteGuard
+from emulator.storage.guard import S3SiteGuard
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as EndpointUnreachable
 
 # One parser for object URLs; it lives apart so the API layer needn't import boto3.
-from emulator.objectstore_urls import parse_object_url
+from emulator.storage.urls import parse_object_url
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
