@@ -35,7 +35,9 @@ def is_inbox_path(path: str) -> bool:
     return bool(inbox.NAME.fullmatch(name)) and name not in (".", "..")
 
 
-@receiver.api_route("/inbox/{name}", methods=["POST", "PUT"])
+# One route per method: one operation id each in the OpenAPI schema.
+@receiver.post("/inbox/{name}", operation_id="inbox_receive_post")
+@receiver.put("/inbox/{name}", operation_id="inbox_receive_put")
 async def receive(name: str, request: Request, ctx: ContextDep) -> dict[str, Any]:
     """Record the request (any body up to 1 MiB); the newest EMULATOR_INBOX_SIZE are kept."""
     inbox.check_name(name)  # before reading a body that would not be kept
