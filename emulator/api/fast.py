@@ -130,8 +130,8 @@ class FastReads:
         facts = await request_facts(request)
         p, bad = None, None
         if read.model is not None:
-            raw = await raw_params(request)
-            try:
+            try:  # a malformed query (a parameter given twice) also waits for the auth check
+                raw = await raw_params(request)
                 p = validate(read.model, v1_params.normalize(raw) if read.v1_zeros else raw)
             except ApiError as exc:
                 bad = exc

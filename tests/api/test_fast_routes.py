@@ -205,3 +205,18 @@ def test_every_fast_read_is_compared() -> None:
     # Each case's FastAPI answer is compared with the fast one, so a fast read without its
     # FastAPI route (no OpenAPI entry either) would fail above with "no route".
     assert {case[0] for case in CASES} == set(fast.READS)
+
+
+@pytest.mark.parametrize("fast_on", [True, False])
+def test_an_unsigned_request_with_a_repeated_parameter_is_an_auth_failure(
+    emulator: EmulatorServer, fast_on: bool
+) -> None:
+    """The signature is checked before the query's shape, on both paths (the fuzzer found the
+    fast path answering 1002 here)."""
+    switch = emulator.app.state.fast_reads
+    switch.on = fast_on
+    try:
+        response = httpx.get(f"{emulator.base_url}/api/query_template?name=a&name=b", timeout=10)
+    finally:
+        switch.on = True
+    assert response.json()["code"] == 1003
