@@ -50,6 +50,9 @@ def ffmpeg_running_for(task_id: str) -> bool:
 def env_for(data_dir: Path, **settings: object) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMULATOR_")}
     env["EMULATOR_DATA_DIR"] = str(data_dir)
+    # One slot per process unless a test says otherwise (as tests/conftest.py's make_settings):
+    # the kill -9 tests count on one task per process.
+    settings = {"worker_concurrency": 1, **settings}
     env.update({f"EMULATOR_{k.upper()}": str(v) for k, v in settings.items()})
     return env
 
