@@ -15,14 +15,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from emulator.db.readcache import ReadCache
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # SQLite's page cache per connection, in KiB (negative: a size, not a page count). SQLite
 # keeps the memory of a full cache, and with up to 26 pooled connections the default 2 MiB
@@ -54,7 +57,8 @@ def display_url(url: str) -> str:
 
 
 class Database:
-    """One engine, and the two kinds of session the app uses (read, write)."""
+    """One engine, and the two kinds of session the app uses (read, write); the polled reads
+    through `read_view`, cached on SQLite (db/readcache.py)."""
 
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
@@ -82,6 +86,7 @@ class Database:
         # SQLite: writers take the lock up front (BEGIN IMMEDIATE), so a read-then-write
         # transaction never fails with "database is locked" when another writer got there first.
         self._write_engine = self.engine.execution_options(immediate=True)
+        self.views = ReadCache(self.url, cache_kib=SQLITE_CACHE_KIB)
 
     def reader(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -107,7 +112,17 @@ class Database:
         with self.reader() as session:
             yield session
 
+    def read_view(self, key: Hashable, build: Callable[[Session], T]) -> T:
+        """build(session) on a read session: a polled read's answer. On SQLite it may come from
+        the read cache (db/readcache.py), which serves it only while no commit happened since;
+        key names the route and every parameter the answer depends on."""
+        if self.views.engine is None:
+            with self.read() as session:
+                return build(session)
+        return self.views.get(key, build)
+
     def dispose(self) -> None:
+        self.views.dispose()
         self.engine.dispose()
 
 
