@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import Field
+from sqlmodel import Session
 
 from emulator.api.deps import ContextDep, check_signature
 from emulator.api.envelope import Envelope, ok
@@ -75,9 +76,12 @@ def list_storage(request: Request, ctx: ContextDep) -> Response:
 
 def read_storages(ctx: Context, _: None) -> StorageList:
     """list_storage's data; emulator/api/fast.py answers the polled reads with these too."""
-    with ctx.db.read() as session:
+
+    def build(session: Session) -> StorageList:
         rows = [storage_view(s) for s in storages.list_all(session=session)]
-    return {"list": rows, "num": len(rows)}
+        return {"list": rows, "num": len(rows)}
+
+    return ctx.db.read_view(("api/list_storage",), build)
 
 
 # The reference uses both names (SPEC.md section 3); neither needs a signature.

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import Field, model_validator
+from sqlmodel import Session
 
 from emulator.api.deps import ContextDep, check_signature
 from emulator.api.envelope import Envelope, ok
@@ -92,8 +93,10 @@ def query_task(
 
 def read_task(ctx: Context, p: ByTaskId) -> TaskView:
     """query_task's data; emulator/api/fast.py answers the polled reads with these too."""
-    with ctx.db.read() as session:
-        return task_view(tasks.get(session=session, task_id=p.task_id), ctx.presign)
+    return ctx.db.read_view(
+        ("api/query_task", p.task_id),
+        lambda session: task_view(tasks.get(session=session, task_id=p.task_id), ctx.presign),
+    )
 
 
 @router.get("/list_task", response_model=Envelope[TaskList], openapi_extra=openapi(ListTask, "GET"))
@@ -104,10 +107,16 @@ def list_task(
 
 
 def read_task_page(ctx: Context, p: ListTask) -> TaskList:
-    with ctx.db.read() as session:
-        rows, total = tasks.page(session=session, **p.model_dump())
+    # The window is absolute (unix seconds), so the parameters are the whole key; the
+    # control clock lives in the database, and setting it is a commit that drops the cache.
+    query = p.model_dump()
+
+    def build(session: Session) -> TaskList:
+        rows, total = tasks.page(session=session, **query)
         items = [task_list_item(task) for task in rows]
-    return {"list": items, "num": len(items), "total": total}
+        return {"list": items, "num": len(items), "total": total}
+
+    return ctx.db.read_view(("api/list_task", *sorted(query.items())), build)
 
 
 @router.get(

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import Field, field_validator
+from sqlmodel import Session
 
 from emulator.api.deps import ContextDep, check_signature
 from emulator.api.envelope import Envelope, ok
@@ -102,8 +103,10 @@ def query_template(
 
 def read_template(ctx: Context, p: ByName) -> TemplateView:
     """query_template's data; emulator/api/fast.py answers the polled reads with these too."""
-    with ctx.db.read() as session:
-        return template_view(templates.get(session=session, name=p.name))
+    return ctx.db.read_view(
+        ("api/query_template", p.name),
+        lambda session: template_view(templates.get(session=session, name=p.name)),
+    )
 
 
 @router.put(
@@ -133,6 +136,8 @@ def list_template(request: Request, ctx: ContextDep) -> Response:
 
 
 def read_templates(ctx: Context, _: None) -> TemplateList:
-    with ctx.db.read() as session:
+    def build(session: Session) -> TemplateList:
         rows = [template_view(t) for t in templates.list_all(session=session)]
-    return {"list": rows, "num": len(rows)}
+        return {"list": rows, "num": len(rows)}
+
+    return ctx.db.read_view(("api/list_template",), build)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from emulator.api import storages as api_storages
 from emulator.api.deps import ContextDep, check_v1_auth
@@ -64,9 +65,12 @@ def list_storage(request: Request, ctx: ContextDep) -> Response:
 
 def read_storages(ctx: Context, _: None) -> StorageListV1:
     """list_storage's data; emulator/api/fast.py answers the polled reads with these too."""
-    with ctx.db.read() as session:
+
+    def build(session: Session) -> StorageListV1:
         rows = [storage_v1(s) for s in storages.list_all(session=session)]
-    return {"list": rows, "num": len(rows)}
+        return {"list": rows, "num": len(rows)}
+
+    return ctx.db.read_view(("v1/list_storage",), build)
 
 
 # As on /api/ (SPEC.md section 3): both names, no authentication, the same handler.

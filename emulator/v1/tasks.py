@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from emulator.api import tasks as api_tasks
 from emulator.api.deps import ContextDep, check_v1_auth
@@ -53,8 +54,10 @@ def query_task(
 
 def read_task(ctx: Context, p: ByTaskId) -> TaskV1:
     """query_task's data; emulator/api/fast.py answers the polled reads with these too."""
-    with ctx.db.read() as session:
-        return task_v1(tasks.get(session=session, task_id=p.task_id), ctx.presign)
+    return ctx.db.read_view(
+        ("v1/query_task", p.task_id),
+        lambda session: task_v1(tasks.get(session=session, task_id=p.task_id), ctx.presign),
+    )
 
 
 @router.get(
@@ -67,10 +70,15 @@ def list_task(
 
 
 def read_task_page(ctx: Context, p: ListTask) -> TaskListV1:
-    with ctx.db.read() as session:
-        rows, total = tasks.page(session=session, **p.query())
+    # As on /api/: an absolute window, so the parameters are the whole key.
+    query = p.query()
+
+    def build(session: Session) -> TaskListV1:
+        rows, total = tasks.page(session=session, **query)
         items = [task_v1(task, ctx.presign) for task in rows]
-    return {"list": items, "num": len(items), "total": total}
+        return {"list": items, "num": len(items), "total": total}
+
+    return ctx.db.read_view(("v1/list_task", *sorted(query.items())), build)
 
 
 # Same parameters and data as /api/list_summary (hours before now): the same handler, behind

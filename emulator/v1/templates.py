@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from emulator.api.deps import ContextDep, check_v1_auth
 from emulator.api.envelope import Envelope, ok
@@ -67,8 +68,10 @@ def query_template(
 
 def read_template(ctx: Context, p: ByTemplateName) -> TemplateV1:
     """query_template's data; emulator/api/fast.py answers the polled reads with these too."""
-    with ctx.db.read() as session:
-        return template_v1(templates.get(session=session, name=p.template_name))
+    return ctx.db.read_view(
+        ("v1/query_template", p.template_name),
+        lambda session: template_v1(templates.get(session=session, name=p.template_name)),
+    )
 
 
 @router.put(
@@ -101,6 +104,8 @@ def list_template(request: Request, ctx: ContextDep) -> Response:
 
 
 def read_templates(ctx: Context, _: None) -> TemplateListV1:
-    with ctx.db.read() as session:
+    def build(session: Session) -> TemplateListV1:
         rows = [template_v1(t) for t in templates.list_all(session=session)]
-    return {"list": rows, "num": len(rows)}
+        return {"list": rows, "num": len(rows)}
+
+    return ctx.db.read_view(("v1/list_template",), build)
