@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from emulator.auth import KeyRing, Verifier
 from emulator.config import Settings, display_host
@@ -14,6 +14,8 @@ from emulator.services.changes import TaskChanges
 from emulator.services.nonces import NonceCache
 
 if TYPE_CHECKING:
+    from emulator.services.faults import FaultWatch
+    from emulator.services.requestlog import RequestLog
     from emulator.storage.store import ObjectStore
 
 
@@ -26,7 +28,10 @@ class Context:
     verifier: Verifier
     objects: ObjectStore | None = None
     s3_endpoint: str | None = None
-    services: dict[str, Any] = field(default_factory=dict)
+    # Set by Runtime: the control API's injected faults and the request log that requests
+    # consult (api/deps, middleware); None until then, as in a bare create_app for the docs.
+    faults: FaultWatch | None = None
+    request_log: RequestLog | None = None
     ready: bool = False
     # Set when a task is created, so in-process workers claim it without waiting for a poll.
     wakeup: threading.Event = field(default_factory=threading.Event)

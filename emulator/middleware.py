@@ -103,9 +103,7 @@ _QUIET = ("/_emulator/ui/static/", "/docs/static/", "/_emulator/health")
 requests_log = logging.getLogger("emulator.requests")
 
 
-def _log_request(
-    scope: Scope, state: dict[str, Any], status: int, head: bytes, ms: float
-) -> None:
+def _log_request(scope: Scope, state: dict[str, Any], status: int, head: bytes, ms: float) -> None:
     path: str = scope["path"]
     level = logging.DEBUG if path.startswith(_QUIET) or state.get("quiet") else logging.INFO
     if not requests_log.isEnabledFor(level):

@@ -41,12 +41,15 @@ class Runtime:
         self.worker: Any = None  # emulator.worker.Worker, imported lazily (ffmpeg modules)
         # Task callbacks go out from the serving process, whichever process ran the task.
         self.callbacks = callbacks.Deliverer(db=ctx.db, guard=ctx.guard)
-        # Control API helpers that requests reach through ctx.services (api/deps, middleware).
-        self.faults: FaultWatch = ctx.services.setdefault("faults", FaultWatch(ctx.db))
-        self.requests: RequestLog = ctx.services.setdefault(
-            "request_log",
-            RequestLog(ctx.settings.request_log_size, ctx.settings.request_log_bytes),
-        )
+        # Control API helpers that requests reach through the context (api/deps, middleware).
+        if ctx.faults is None:
+            ctx.faults = FaultWatch(ctx.db)
+        if ctx.request_log is None:
+            ctx.request_log = RequestLog(
+                ctx.settings.request_log_size, ctx.settings.request_log_bytes
+            )
+        self.faults: FaultWatch = ctx.faults
+        self.requests: RequestLog = ctx.request_log
         self.seed: seed.Seed | None = None
         self.started = False
 

@@ -11,7 +11,6 @@ from emulator.auth import RequestFacts, SignatureMismatch, Unauthorized, is_basi
 from emulator.context import Context
 from emulator.errors import AuthFail
 from emulator.services import faults
-from emulator.services.faults import FaultWatch
 
 
 async def get_context(request: Request) -> Context:
@@ -108,7 +107,7 @@ def verify_signature(request: Request, ctx: Context, facts: RequestFacts) -> Non
 def fault_hits(request: Request, ctx: Context) -> Hits:
     """The faults injected through the control API that this request consumes (usually none;
     injected faults apply to requests that passed authentication)."""
-    watch: FaultWatch | None = ctx.services.get("faults")
+    watch = ctx.faults
     method, path = request.method, request.scope["path"]
     if watch is None or not watch.might_hit(method=method, path=path):
         return []

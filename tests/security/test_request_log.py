@@ -28,7 +28,7 @@ def control(emulator: EmulatorServer) -> Iterator[ControlClient]:
 
 
 def request_log(emulator: EmulatorServer) -> RequestLog:
-    log: RequestLog = emulator.app.state.ctx.services["request_log"]
+    log: RequestLog = emulator.app.state.ctx.request_log
     return log
 
 
