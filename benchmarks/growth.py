@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import statistics
 import sys
 import tempfile
@@ -33,9 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, Table, create_engine, make_url, select, text
+from sqlalchemy import MetaData, Table, create_engine, select, text
 
-from benchmarks._common import process, wait_http
+from benchmarks._common import postgres_database, process, wait_http
 from benchmarks.task_overhead import serve_dir
 from emulator.client import TranscodeClient
 from emulator.config import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
@@ -49,9 +48,6 @@ SPREAD_S = 40 * 3600
 # seconds per call at 100,000 tasks).
 CALLS = {"list_summary": 40, "list_task": 200, "query_task": 300}
 RUN_BUDGET_S = 20.0
-PG_SERVER = os.environ.get(
-    "EMULATOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 
 
 @dataclass
@@ -198,16 +194,8 @@ def database(backend: str, data: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{data / 'emulator.sqlite3'}"
         return
-    name = f"growth_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database("growth") as url:
+        yield url
 
 
 @contextlib.contextmanager

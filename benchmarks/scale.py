@@ -20,14 +20,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, make_url, text
 
-from benchmarks._common import process, wait_http, wrk
+from benchmarks._common import postgres_database, process, wait_http, wrk
 from emulator import signing
 from emulator.client import TranscodeClient
 from emulator.config import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
@@ -35,26 +33,10 @@ from emulator.server import free_port
 from emulator.storage.store import ObjectStore
 from emulator.transcode.clips import make_clip
 
-SERVER_URL = os.environ.get(
-    "EMULATOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BATCH = 24
 WORKERS = (1, 2, 4)
 CLI = [sys.executable, "-m", "emulator"]
 KEYS = {"access_key_id": DEV_ACCESS_KEY_ID, "access_key_secret": DEV_ACCESS_KEY_SECRET}
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    name = f"emulator_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @contextlib.contextmanager
@@ -182,7 +164,7 @@ def main() -> None:
                      size="320x240", duration=2, rate=25)
     print(f"machine: {os.cpu_count()} cores; batch of {BATCH} tasks, 2 s 320x240 clips, "
           "origin template, veryfast preset, one slot per worker process")
-    with postgres_database() as pg_url:
+    with postgres_database("emulator_bench") as pg_url:
         rates = {n: tasks_per_minute(pg_url, n, clip) for n in WORKERS}
         for n, rate in rates.items():
             print(f"PostgreSQL  {n} worker process(es)  {rate:6.1f} tasks/min  "
