@@ -3,6 +3,9 @@
     worker, final transition --enqueue()--> callback_deliveries row (same transaction)
     Deliverer thread: claim due rows (lease) -> POST on a small pool -> record the attempt
         2xx: delivered | else: retry after RETRY_DELAYS_S[n] | MAX_ATTEMPTS reached: failed
+    Idle, it reads (never writes) when the next row is due, and sleeps until then or POLL_S;
+    a task that ends in this process wakes it at once (wake()), so POLL_S only bounds how late
+    a callback of a task run by a separate `worker` process goes out.
     POST .../callbacks/{id}/redeliver: one more attempt now, appended to the same history
 
 Rows are the queue, so deliveries survive a restart; the worker only inserts a row.
@@ -19,8 +22,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
+from tenacity import RetryCallState, wait_chain, wait_fixed
 
 from emulator import __version__
 from emulator.db.engine import Database
@@ -39,10 +43,13 @@ log = logging.getLogger("emulator.callbacks")
 # Wait after the 1st, 2nd, ... failed attempt; the attempt after the last wait is the last one.
 RETRY_DELAYS_S = (1, 2, 5, 10, 30, 60, 120)
 MAX_ATTEMPTS = len(RETRY_DELAYS_S) + 1
+# The schedule as a retry policy. The rows are the queue (a restart must not forget a retry),
+# so the policy only says when; the deliverer's poll sends what is due.
+BACKOFF = wait_chain(*(wait_fixed(seconds) for seconds in RETRY_DELAYS_S))
 TIMEOUT_S = 5.0
 # An attempt in flight pushes its row this far ahead, so only one sender takes it.
 LEASE_S = TIMEOUT_S + 5
-POLL_S = 0.2
+POLL_S = 1.0
 SENDERS = 4
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
@@ -103,8 +110,23 @@ def record(session: Session, *, delivery_id: int, attempt: dict[str, Any], ok: b
         row.status = DELIVERED if ok else FAILED
         row.finished_at = attempt["time"]
     else:
-        row.next_attempt_at = attempt["time"] + RETRY_DELAYS_S[row.attempts - 1]
+        row.next_attempt_at = attempt["time"] + backoff_s(row.attempts)
     session.add(row)
+
+
+def backoff_s(failed_attempts: int) -> float:
+    """Seconds to wait after `failed_attempts` failures before the next attempt."""
+    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+    state.attempt_number = failed_attempts
+    return float(BACKOFF(state))
+
+
+def next_due(session: Session) -> float | None:
+    """When the earliest pending delivery is due (a read), or None when none is pending."""
+    due: float | None = session.exec(
+        select(func.min(CallbackDelivery.next_attempt_at)).where(CallbackDelivery.status == PENDING)
+    ).one()
+    return due
 
 
 def post(
@@ -191,6 +213,7 @@ class Deliverer:
         self.poll_s = poll_s
         self.senders = senders
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._client: httpx.Client | None = None
@@ -205,6 +228,7 @@ class Deliverer:
     def stop(self) -> None:
         """Stop claiming; attempts in flight finish (each within TIMEOUT_S) and are recorded."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=LEASE_S)
         if self._pool is not None:
@@ -212,10 +236,23 @@ class Deliverer:
         if self._client is not None:
             self._client.close()
 
+    def wake(self) -> None:
+        """A task ended in this process: look for its delivery now, not at the next poll."""
+        self._wake.set()
+
     def _loop(self) -> None:
-        while not self._stop.wait(self.poll_s):
+        pause = 0.0
+        while not self._stop.is_set():
+            self._wake.wait(pause)
+            self._wake.clear()
+            pause = self.poll_s
             try:
-                self.send_due()
+                # On SQLite a view that only re-reads after some connection committed.
+                due = self.db.read_view(("callbacks", "next_due"), next_due)
+                if due is not None and due <= time.time():
+                    self.send_due()
+                elif due is not None:
+                    pause = min(self.poll_s, due - time.time())
             except Exception:
                 log.exception("sending callbacks failed; trying again in %.1f s", self.poll_s)
 

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # Task slots of `serve` and `worker`: one per CPU, so parallel tasks use the machine.
     worker_concurrency: int = Field(default_factory=lambda: default_concurrency(), ge=0, le=64)
     worker_lease_s: float = Field(15.0, gt=0)
+    # Tries a task gets when its worker keeps dying under it (kill -9, the OOM killer): once its
+    # lease expires on the last one, it fails (2003) instead of going back to pending.
+    worker_max_tries: int = Field(3, ge=1, le=100)
     worker_poll_s: float = Field(0.2, gt=0)
     hold_stage: Stage | None = None
     encoder_preset: str = "veryfast"

@@ -35,6 +35,8 @@ class Context:
     ready: bool = False
     # Set when a task is created, so in-process workers claim it without waiting for a poll.
     wakeup: threading.Event = field(default_factory=threading.Event)
+    # Set when holds or faults change here, so in-process workers re-read them (worker/hooks.py).
+    rules_changed: threading.Event = field(default_factory=threading.Event)
     # Notified when an in-process worker moves a task, so long-polls answer without a poll.
     task_changes: TaskChanges = field(default_factory=TaskChanges)
     # Where inputs, logos and callbacks may connect; the worker and the deliverer share it.
@@ -61,6 +63,11 @@ class Context:
         )
 
     def wake_workers(self) -> None:
+        self.wakeup.set()
+
+    def stage_rules_changed(self) -> None:
+        """Holds or faults changed: workers here re-read them at the next stage boundary."""
+        self.rules_changed.set()
         self.wakeup.set()
 
     def presign(self, bucket: str, key: str) -> str:

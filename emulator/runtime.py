@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from emulator import callbacks
+from emulator.config import Settings
 from emulator.context import Context
 from emulator.db import state
 from emulator.db.migrate import migrate
@@ -76,14 +77,18 @@ class Runtime:
         self._initial_state()
         if settings.worker_concurrency > 0:
             from emulator.worker import Worker
+            from emulator.worker.loop import LISTEN_CHECK_S
 
             self.worker = Worker(
                 settings=settings,
                 db=self.ctx.db,
                 objects=self.objects,
                 wakeup=self.ctx.wakeup,
-                on_change=self.ctx.task_changes.notify,
+                on_change=self._task_changed,
                 guard=self.ctx.guard,
+                rules_changed=self.ctx.rules_changed,
+                # create_task here wakes it directly: the poll is only a safety net.
+                poll_s=max(settings.worker_poll_s, LISTEN_CHECK_S),
             )
             self.worker.start()
         self.callbacks.start()
@@ -99,6 +104,11 @@ class Runtime:
         if self.s3 is not None:
             self.s3.stop()
         self.ctx.db.dispose()
+
+    def _task_changed(self) -> None:
+        """A task moved in this process: long-polls answer, a final one's callback goes now."""
+        self.ctx.task_changes.notify()
+        self.callbacks.wake()
 
     @property
     def objects(self) -> ObjectStore:
@@ -160,7 +170,7 @@ class Runtime:
         if "state" in parts:  # clock, holds and faults went with the kv table
             self.faults.invalidate()
             self.requests.clear()
-            self.ctx.wake_workers()
+            self.ctx.stage_rules_changed()
         self.ctx.nonces.clear()
 
     def health(self) -> dict[str, Any]:
@@ -278,3 +288,47 @@ def restrict_database_files(path: os.PathLike[str] | str) -> None:
     creates -wal and -shm with the database file's mode, so this holds for later ones too."""
     for file in Path(path).glob("emulator.sqlite3*"):
         os.chmod(file, 0o600)
+
+
+def run_worker_process(settings: Settings) -> int:
+    """`transcode-emulator worker`: workers only, on the database and S3 the settings name."""
+    import signal
+    import threading
+
+    from emulator.db.engine import Database
+    from emulator.worker import Worker
+
+    require_ffmpeg()
+    prepare_data_dir(settings.data_dir)
+    db = Database(settings.sqlalchemy_url)
+    migrate(db, lock_dir=settings.data_dir)
+    endpoint = settings.s3_endpoint_url
+    deadline = time.monotonic() + 30
+    while endpoint is None:  # the serving process records its embedded endpoint at start
+        with db.read() as session:
+            endpoint = state.get(session, S3_ENDPOINT_KEY)
+        if endpoint is None and time.monotonic() > deadline:
+            print(
+                "transcode-emulator worker: no S3 endpoint: start `serve` first or set "
+                "EMULATOR_S3_ENDPOINT_URL"
+            )
+            return 2
+        if endpoint is None:
+            time.sleep(0.2)
+    worker = Worker(
+        settings=settings,
+        db=db,
+        objects=ObjectStore(endpoint_url=endpoint, public_url=settings.public_s3_url),
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    worker.start()
+    print(
+        f"worker {worker.worker_id}: {settings.worker_concurrency} slot(s), S3 at {endpoint}",
+        flush=True,
+    )
+    stop.wait()
+    worker.stop()
+    db.dispose()
+    return 0

@@ -228,3 +228,35 @@ def test_ffmpeg_missing_refuses_to_start(tmp_path: Path) -> None:
         wait_healthy(f"http://127.0.0.1:{port}", api_only)
     finally:
         api_only.stop()
+
+
+def test_a_task_whose_worker_dies_on_every_try_fails_on_the_last(tmp_path: Path) -> None:
+    """EMULATOR_WORKER_MAX_TRIES (3): kill -9 of the worker during the same task three times
+    fails it with 2003, naming the tries and the stage; the next task runs."""
+    data = tmp_path / "data"
+    clip = make_clip(tmp_path / "clip.mp4")
+    with serve(data, "--no-worker", worker_lease_s=1) as (base_url, _):
+        storage_id, input_url = prepare(base_url, clip)
+        task_id = create(base_url, storage_id, input_url)
+        for attempt in range(1, 4):
+            doomed = worker(data, f"doomed{attempt}", hold_stage="running", worker_lease_s=1)
+            try:
+                deadline = time.monotonic() + 30
+                while (tasks_in(data)[0].attempts, tasks_in(data)[0].status) != (
+                    attempt,
+                    "running",
+                ):
+                    assert time.monotonic() < deadline, tasks_in(data)
+                    time.sleep(0.1)
+            finally:
+                doomed.kill9()
+        survivor = worker(data, "survivor", worker_lease_s=1)
+        try:
+            with client(base_url) as api:
+                lost = wait_for(api, task_id)
+                assert (lost["status"], lost["err_code"]) == ("fail", 2003)
+                assert lost["err_msg"] == "worker lost on 3 tries (last seen in running)"
+                after = create(base_url, storage_id, input_url, "after.mp4")
+                assert wait_for(api, after)["status"] == "success"
+        finally:
+            survivor.stop()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -19,7 +17,6 @@ from emulator.server import EmulatorServer
 from emulator.services import holds, templates
 from emulator.transcode.clips import make_clip, make_logo
 from tests.conftest import temp_files, wait_for
-from tests.processes import running
 
 
 @pytest.fixture(scope="module")
@@ -296,35 +293,6 @@ def test_del_finished_task(api: TranscodeClient, storage_id: str, clip_url: str)
     api.call("DELETE", "/api/del_task", {"task_id": data["task_id"]})
     with pytest.raises(Exception, match="does not exist"):
         api.call("GET", "/api/query_task", {"task_id": data["task_id"]})
-
-
-def waiting_ffprobes(data_dir: Path) -> list[int]:
-    """ffprobe processes gated on a FIFO in a worker temp dir (worker.Spare, probe.Probing)."""
-    return [pid for pid, argv in running("ffprobe", mentioning=data_dir).items() if b"-o" in argv]
-
-
-@pytest.mark.skipif(not shutil.which("setpriv"), reason="spares are loaded early with setpriv")
-def test_idle_slots_keep_a_loaded_ffprobe_and_replace_a_killed_one(
-    api: TranscodeClient, storage_id: str, clip_url: str, emulator: EmulatorServer
-) -> None:
-    """Each idle slot holds a spare ffprobe that the next task's input probe uses; one that
-    died meanwhile is replaced, never read as a failed probe (2002)."""
-    data_dir = emulator.settings.data_dir
-    deadline = time.monotonic() + 5
-    while len(waiting_ffprobes(data_dir)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    spares = waiting_ffprobes(data_dir)
-    assert len(spares) == 2  # worker_concurrency 2
-    for pid in spares:
-        os.kill(pid, signal.SIGKILL)
-    data = run_task(api, storage_id, clip_url, "480p", output="out/after-kill.mp4")
-    assert (data["status"], data["err_code"]) == ("success", 0)
-    assert data["src_bitrate"] > 0
-    deadline = time.monotonic() + 5
-    while len(waiting_ffprobes(data_dir)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(waiting_ffprobes(data_dir)) == 2
-    assert temp_files(data_dir) == []
 
 
 def test_another_workers_sweep_keeps_a_live_idle_workers_temp_dir(

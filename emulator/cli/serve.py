@@ -106,7 +106,7 @@ def _collect_garbage_again() -> None:
 
 def _worker(args: argparse.Namespace) -> int:
     from emulator import logs
-    from emulator.worker import run_worker_process
+    from emulator.runtime import run_worker_process
 
     settings = settings_from(args)
     logs.configure(settings)

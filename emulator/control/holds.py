@@ -25,6 +25,7 @@ def add_hold(ctx: ContextDep, body: HoldIn) -> list[Hold]:
     """Tasks (or one task) entering `stage` stay there until the hold is released."""
     with ctx.db.write() as session:
         left = holds.add(session, stage=body.stage, task_id=body.task_id)
+    ctx.stage_rules_changed()
     return [Hold(**h) for h in left]
 
 
@@ -37,5 +38,5 @@ def release_holds(
     """Release matching holds (all without parameters); returns the holds left."""
     with ctx.db.write() as session:
         left = holds.release(session, stage=stage, task_id=task_id)
-    ctx.wake_workers()
+    ctx.stage_rules_changed()
     return [Hold(**h) for h in left]

@@ -14,11 +14,12 @@ from collections.abc import Collection
 from typing import Any, Literal
 
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlmodel import Session, col, select
 
 from emulator.db.models import Task
 from emulator.db.state import clock_now
+from emulator.errors import TRANSCODE_FAILED as WORKER_LOST
 
 PENDING = "pending"
 IN_FLIGHT = ("downloading", "running", "uploading")
@@ -37,6 +38,11 @@ TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
 )
 
 Beat = Literal["ok", "cancelled", "lost"]
+
+# Where requeue_stale leaves the tasks it failed for lack of tries (session.info).
+LOST = "emulator.lost_tasks"
+# The PostgreSQL NOTIFY channel that says a task may be claimed.
+CHANNEL = "emulator_tasks"
 
 # One console line per transition, written once its transaction commits (a move rolled back
 # never happened, so it is never logged).
@@ -121,6 +127,14 @@ def claim(session: Session, *, worker_id: str, skip: Collection[str] = ()) -> Ta
     return task
 
 
+def pending_exists(session: Session) -> bool:
+    """Whether any task waits to be claimed (a read: idle workers poll it, never a write)."""
+    found = session.exec(
+        select(Task.task_id).where(Task.status == PENDING, col(Task.deleted).is_(False)).limit(1)
+    ).first()
+    return found is not None
+
+
 def owned(session: Session, *, task_id: str, worker_id: str) -> Task | None:
     """The task if this worker still holds it (not requeued, not deleted).
 
@@ -148,10 +162,14 @@ def heartbeat(
     return "ok"
 
 
-def requeue_stale(session: Session, *, lease_s: float) -> list[str]:
-    """In-flight tasks whose worker stopped heartbeating go back to pending (SPEC.md section 5).
+def requeue_stale(session: Session, *, lease_s: float, max_tries: int | None = None) -> list[str]:
+    """In-flight tasks whose worker stopped heartbeating go back to pending (SPEC.md section 5);
+    the ids requeued.
 
-    Deleted tasks whose worker died are removed instead: nobody else will clean them up.
+    A task that has used `max_tries` tries fails instead (2003): a worker that dies on every try
+    (kill -9, the OOM killer) would otherwise run it forever. Deleted tasks whose worker died
+    are removed: nobody else will clean them up. Failed ones are in `session.info[LOST]` for
+    the caller, which queues their callbacks.
     """
     cutoff = time.time() - lease_s
     # SKIP LOCKED (PostgreSQL): a row locked now is being moved by its worker or requeued by
@@ -165,10 +183,26 @@ def requeue_stale(session: Session, *, lease_s: float) -> list[str]:
     for task in stale:
         if task.deleted:
             session.delete(task)
-            continue
-        transition(session, task, PENDING, worker_id=None, heartbeat_at=None, progress=0)
-        requeued.append(task.task_id)
+        elif max_tries is not None and task.attempts >= max_tries:
+            message = f"worker lost on {task.attempts} tries (last seen in {task.status})"
+            transition(session, task, "fail", err_code=WORKER_LOST, err_msg=message)
+            session.info.setdefault(LOST, []).append(task)
+        else:
+            transition(session, task, PENDING, worker_id=None, heartbeat_at=None, progress=0)
+            requeued.append(task.task_id)
+    if requeued:
+        announce(session)
     return requeued
+
+
+def announce(session: Session) -> None:
+    """Tell workers in other processes that a task may be claimed, once this commits.
+
+    PostgreSQL delivers a NOTIFY to every listener at commit (worker/loop.py listens); on SQLite
+    other processes' workers find it by their read-only poll, and this process's by its wakeup.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
 
 def remove(session: Session, *, task_id: str) -> None:

@@ -175,6 +175,11 @@ def consume_route(*, session: Session, method: str, path: str) -> list[dict[str,
     return _consume(session, lambda f: matches_route(f, method=method, path=path), kinds=API_KINDS)
 
 
+def any_for_tasks(*, session: Session) -> bool:
+    """Whether any task fault is left to meet (claims need not consume otherwise)."""
+    return any(f["kind"] in TASK_KINDS for f in active(state.get(session, FAULTS_KEY, [])))
+
+
 def take_for_task(*, session: Session, task_id: str) -> list[dict[str, Any]]:
     """At claim: the faults this task will meet (one of each task kind at most)."""
     return _consume(

@@ -83,6 +83,7 @@ def create(
         stage_times={"pending": time.time()},
     )
     session.add(task)
+    machine.announce(session)
     return task
 
 

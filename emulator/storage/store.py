@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import mimetypes
 import os
-import random
 import threading
 import time
 from functools import cached_property
@@ -21,6 +20,14 @@ from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as EndpointUnreachable
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_chain,
+    wait_fixed,
+    wait_random,
+)
 
 # One parser for object URLs; it lives apart so the API layer needn't import boto3.
 from emulator.storage.urls import parse_object_url
@@ -47,6 +54,16 @@ UPLOAD_RETRY_PAUSES_S = (0.5, 1.0)
 CONNECT_TIMEOUT_S = 3
 # The errors botocore itself treats as transient at the connection level.
 _UNREACHABLE = (EndpointUnreachable, HTTPClientError)
+# Each pause with +-50% jitter, so workers that lost the endpoint together do not return together.
+UPLOAD_RETRY_WAIT = wait_chain(
+    *(wait_fixed(pause / 2) + wait_random(0, pause) for pause in UPLOAD_RETRY_PAUSES_S)
+)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    return isinstance(exc, ObjectStoreError) and isinstance(exc.__cause__, _UNREACHABLE)
+
+
 _NOT_FOUND_CODES = frozenset({"NoSuchBucket", "NoSuchKey", "NotFound", "404"})
 _BUCKET_NOT_FOUND_CODES = frozenset({"NoSuchBucket", "NotFound", "404"})
 # Players care about these; the stdlib table lacks most of them or differs between systems.
@@ -181,20 +198,22 @@ class ObjectStore:
         """Retries the whole upload while the endpoint is unreachable (UPLOAD_RETRY_PAUSES_S)."""
         extra = {"ContentType": content_type or guess_content_type(key)}
         started = time.monotonic()
-        for tries, pause in enumerate((*UPLOAD_RETRY_PAUSES_S, None), start=1):
-            try:
-                self._upload_once(path, bucket, key, extra)
-                return
-            except ObjectStoreError as exc:
-                cause = exc.__cause__
-                if not isinstance(cause, _UNREACHABLE):
-                    raise
-                if pause is None:
-                    raise ObjectStoreError(
-                        f"{_url(bucket, key)}: S3 endpoint {self.endpoint_url} unreachable "
-                        f"({tries} tries in {time.monotonic() - started:.1f} s): {cause}"
-                    ) from cause
-                time.sleep(pause * random.uniform(0.5, 1.5))
+        retrying = Retrying(
+            retry=retry_if_exception(_unreachable),
+            wait=UPLOAD_RETRY_WAIT,
+            stop=stop_after_attempt(len(UPLOAD_RETRY_PAUSES_S) + 1),
+            reraise=True,
+        )
+        try:
+            retrying(self._upload_once, path, bucket, key, extra)
+        except ObjectStoreError as exc:
+            if not _unreachable(exc):
+                raise
+            tries = retrying.statistics.get("attempt_number", 1)
+            raise ObjectStoreError(
+                f"{_url(bucket, key)}: S3 endpoint {self.endpoint_url} unreachable "
+                f"({tries} tries in {time.monotonic() - started:.1f} s): {exc.__cause__}"
+            ) from exc.__cause__
 
     def _upload_once(self, path: Path, bucket: str, key: str, extra: dict[str, str]) -> None:
         try:
