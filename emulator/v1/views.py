@@ -236,6 +236,8 @@ def output_groups(task: Task, presign: Presign) -> list[dict[str, Any]]:
                 **{k: v for k, v in group.items() if k not in ("key", "keys")},
                 **located(group["key"]),
                 "keys": [located(key)["output"] for key in group.get("keys", [])],
+                # Each thumbnail as the outputs are given: its object and its presigned URL.
+                "files": [located(key) for key in group.get("keys", [])],
             }
             for group in produced
         ]

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from emulator.client import TranscodeClient
@@ -132,3 +133,26 @@ def test_expression_logo_offset_centres_the_logo(
     assert chroma_red(output, "8:8:76:56") > 200
     assert chroma_red(output, "8:8:0:0") < 140
     assert chroma_red(output, "8:8:152:112") < 140
+
+
+def test_each_thumbnail_has_its_object_and_presigned_url(
+    v1: TranscodeClientV1, storage: str, s3: Any, tmp_path: Path
+) -> None:
+    """thumbnail {start_point 0, interval 1, number 3}: three JPEGs, each listed in the jpg
+    output group with `output` and its own `output_url`, all three downloadable."""
+    three_s = make_clip(tmp_path / "three.mp4", duration=3, audio=False)
+    s3.ensure_bucket("inputs")
+    s3.upload_file(three_s, "inputs", "three.mp4")
+    v1.add_template("thumbs", thumbnail={"start_point": 0, "interval": 1, "number": 3})
+    task = run(v1, storage, "thumbs", "s3://inputs/three.mp4", "s3://out/t/clip.mp4")
+    video, pictures = task["output_groups"]
+    assert video["output"] == "s3://out/t/clip.mp4"
+    assert pictures["format"] == "jpg"
+    names = [f"s3://out/t/clip_thumb_0000{n}.jpg" for n in (1, 2, 3)]
+    assert [file["output"] for file in pictures["files"]] == names
+    urls = [file["output_url"] for file in pictures["files"]]
+    assert len(set(urls)) == 3
+    for url in urls:
+        answer = httpx.get(url)
+        assert answer.status_code == 200
+        assert answer.content[:3] == b"\xff\xd8\xff"  # a JPEG
