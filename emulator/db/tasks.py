@@ -162,6 +162,17 @@ def heartbeat(
     return "ok"
 
 
+def any_stale(session: Session, *, lease_s: float) -> bool:
+    """Whether an in-flight task's heartbeat is older than the lease (a read)."""
+    cutoff = time.time() - lease_s
+    found = session.exec(
+        select(Task.task_id)
+        .where(col(Task.status).in_(IN_FLIGHT), col(Task.heartbeat_at) < cutoff)
+        .limit(1)
+    ).first()
+    return found is not None
+
+
 def requeue_stale(session: Session, *, lease_s: float, max_tries: int | None = None) -> list[str]:
     """In-flight tasks whose worker stopped heartbeating go back to pending (SPEC.md section 5);
     the ids requeued.

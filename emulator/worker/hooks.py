@@ -4,8 +4,9 @@ Both live in the kv table, so every process sees them. Reading it at every bound
 each stage of every task a database read for a rule that is almost never set, so the hooks keep
 a snapshot: refreshed inside transactions the worker opens anyway (each claim, each heartbeat),
 and at the next boundary after this process changes a rule (`changed`, set by the control API).
-With no hold and no fault set, a stage boundary reads nothing. A held stage polls the database
-until its hold goes, so a release made by any process lets it go within HOLD_POLL_S.
+With no hold and no fault set, a stage boundary reads nothing. A held stage waits for `changed`
+(a release through this process lets it go at once) and re-reads the rules every HOLD_POLL_S,
+so a release made by another process lets it go within that.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from emulator.config import Settings
 from emulator.db.engine import Database
 from emulator.services import faults, holds
 
-HOLD_POLL_S = 0.05
+HOLD_POLL_S = 0.15
 
 
 class StageHooks:
@@ -69,7 +70,8 @@ class StageHooks:
                 self.refresh(session)
         while holds.holds_task_in(self._holds, self.settings, stage, task_id):
             check()
-            pause(HOLD_POLL_S)
+            self.changed.wait(HOLD_POLL_S)
+            self.changed.clear()
             with self.db.read() as session:
                 self.refresh(session)
         check()

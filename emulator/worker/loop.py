@@ -135,11 +135,12 @@ class Worker:
 
     def requeue_stale(self) -> list[str]:
         """Tasks whose worker stopped beating: back to pending, or failed once out of tries."""
-        max_tries = self.settings.worker_max_tries
+        max_tries, lease_s = self.settings.worker_max_tries, self.settings.worker_lease_s
+        with self.db.read() as session:  # idle, the usual answer: a read, not a write
+            if not machine.any_stale(session, lease_s=lease_s):
+                return []
         with self.db.write(concurrent=True) as session:
-            requeued = machine.requeue_stale(
-                session, lease_s=self.settings.worker_lease_s, max_tries=max_tries
-            )
+            requeued = machine.requeue_stale(session, lease_s=lease_s, max_tries=max_tries)
             lost: list[Task] = session.info.pop(machine.LOST, [])
             for task in lost:
                 callbacks.enqueue(session, task)
