@@ -31,9 +31,8 @@ from emulator.db.engine import Database
 from emulator.db.models import CallbackDelivery, Task
 from emulator.db.tasks import FINAL
 from emulator.errors import EmptyResult
-from emulator.netguard import NetGuard, Refused
+from emulator.netguard import NetGuard, Refused, tls_context
 from emulator.v1.views import callback_item
-from emulator.worker_io import tls_context
 
 if TYPE_CHECKING:  # imported on first use: httpx pulls in its CLI's modules (docs/performance.md)
     import httpx

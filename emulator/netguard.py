@@ -11,8 +11,10 @@ that answers differently on a second lookup (DNS rebinding) from slipping past t
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -138,3 +140,29 @@ class NetGuard:
             headers={"Host": url.netloc.decode("ascii")},
             extensions=extensions,
         )
+
+
+def private_address(url: str) -> str | None:
+    """Why `url` would be refused with EMULATOR_BLOCK_PRIVATE_NETWORKS=on; None if allowed.
+
+    Every address the host resolves to counts, so a name with one private address is refused.
+    """
+    import httpx
+
+    try:
+        NetGuard(block_private=True).pin(httpx.URL(url))
+    except Refused as exc:
+        return str(exc)
+    except httpx.InvalidURL as exc:
+        return f"{url} is not a valid URL: {exc}"
+    return None
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default verification, built once for every client (downloads, callbacks):
+    loading the CA bundle takes longer than downloading a small nearby input
+    (docs/performance.md)."""
+    import httpx
+
+    return httpx.create_ssl_context()

@@ -27,7 +27,7 @@ from emulator.storage.store import ObjectStore, ObjectStoreError
 from emulator.transcode import command, demuxers
 from emulator.transcode.probe import MediaInfo
 from emulator.transcode.runner import FfmpegFailed, run_ffmpeg
-from emulator.worker_io import fetch_input, fetch_logo, input_path
+from emulator.worker.fetch import fetch_input, fetch_logo, input_path
 
 Probe = Callable[..., MediaInfo]
 

@@ -28,7 +28,7 @@ from emulator.db.engine import Database
 from emulator.db.models import Task
 from emulator.errors import TRANSCODE_FAILED, TaskFailed
 from emulator.transcode.runner import FfmpegFailed
-from emulator.worker_io import disk_full
+from emulator.worker.fetch import disk_full
 
 log = logging.getLogger("emulator.worker")
 

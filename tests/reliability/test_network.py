@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from emulator.errors import TaskFailed
+from emulator.netguard import private_address
 from emulator.server import EmulatorServer
-from emulator.worker_io import download_http, private_address
+from emulator.worker.fetch import download_http
 from tests.conftest import wait_for
 from tests.reliability.helpers import call
 

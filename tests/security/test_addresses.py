@@ -23,7 +23,7 @@ from emulator.db.models import CallbackDelivery
 from emulator.errors import INPUT_DOWNLOAD_FAILED, LOGO_FETCH_FAILED, TaskFailed
 from emulator.netguard import NetGuard
 from emulator.server import EmulatorServer
-from emulator.worker_io import download_http
+from emulator.worker.fetch import download_http
 from tests.conftest import wait_for
 from tests.v1.helpers import poll
 

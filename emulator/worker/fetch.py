@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import functools
-import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +12,7 @@ from typing import TYPE_CHECKING
 from emulator.config import Settings
 from emulator.db.models import Task
 from emulator.errors import INPUT_DOWNLOAD_FAILED, LOGO_FETCH_FAILED, TaskFailed
-from emulator.netguard import SCHEMES, NetGuard, Refused
+from emulator.netguard import SCHEMES, NetGuard, Refused, tls_context
 from emulator.storage.store import ObjectStore, ObjectStoreError, ObjectTooLarge
 from emulator.storage.urls import parse_object_url
 
@@ -132,31 +130,6 @@ def _disk_full_fails(err_code: int, doing: str, data_dir: Path) -> Iterator[None
 def disk_full(err_code: int, doing: str, data_dir: Path) -> TaskFailed:
     """The one-line failure of a task whose data dir ran out of space."""
     return TaskFailed(err_code, f"no space left in the data dir {data_dir} while {doing}")
-
-
-def private_address(url: str) -> str | None:
-    """Why `url` would be refused with EMULATOR_BLOCK_PRIVATE_NETWORKS=on; None if allowed.
-
-    Every address the host resolves to counts, so a name with one private address is refused.
-    """
-    import httpx
-
-    try:
-        NetGuard(block_private=True).pin(httpx.URL(url))
-    except Refused as exc:
-        return str(exc)
-    except httpx.InvalidURL as exc:
-        return f"{url} is not a valid URL: {exc}"
-    return None
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """httpx's default verification, built once for every client (downloads, callbacks):
-    loading the CA bundle takes ~25 ms, longer than downloading a small nearby input."""
-    import httpx
-
-    return httpx.create_ssl_context()
 
 
 def download_http(
