@@ -349,7 +349,7 @@ class Worker:
         out_dir = job.workdir / task.task_id
         out_dir.mkdir()
         return command.build_plan(
-            {**task.template.get("extra", {}), **task.template},
+            command.TemplateSpec.from_task(task.template),
             input_path=source_path,
             out_dir=out_dir,
             basename=Path(task.objkey).stem or "output",

@@ -2,8 +2,8 @@
 
 The source is decoded once: `[0:v:0]split=N` feeds one scale (+ logo overlay) chain per
 rendition, and every rendition's encoder gets its own options (`-c:v:i`, `-crf:v:i`, ...).
-An entry's empty (zero) field takes the template's value; `"0"` as resolution keeps the
-source size.
+An entry's field left out takes the template's value; `"0"` as resolution keeps the source
+size.
 
 Quality -> rate control. Without `video_bitrate`, quality picks a constant rate factor
 (lower CRF = better picture, bigger file); libx265's CRF scale gives the same picture at
@@ -20,11 +20,9 @@ With `video_bitrate` > 0 (kbit/s) the encoder targets that bitrate instead
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
-from emulator.transcode import fields
+from emulator.template_spec import RenditionSpec, TemplateSpec
 from emulator.transcode.probe import MediaInfo
 
 # fmt: off
@@ -33,8 +31,6 @@ QUALITY_TO_CRF: dict[int, int] = {
 }
 # fmt: on
 X265_CRF_OFFSET = 4
-MAX_DIMENSION = 8192
-MAX_RENDITIONS = 10
 ENCODERS = {"h264": "libx264", "h265": "libx265"}
 CODEC_NAMES = {"h264": "h264", "h265": "hevc"}  # as ffprobe names them
 FALLBACK_FPS = 25.0  # for gop_seconds when ffprobe cannot tell the source's frame rate
@@ -70,70 +66,25 @@ class Gop:
         return bool(self.frames or self.seconds)
 
 
-def parse_base(template: Mapping[str, Any]) -> Rendition:
-    """The template's own picture fields (the only rendition without adaptive_streams)."""
-    return Rendition(
-        vcodec=fields.choice(template, "vcodec", "h264", ENCODERS),
-        quality=quality(template, "quality"),
-        resolution=resolution(template, "resolution"),
-        framerate=fields.integer(template, "framerate", 0, 0, 120),
-        video_bitrate=fields.integer(template, "video_bitrate", 0, 0, 200_000),
-        audio_bitrate=fields.integer(template, "audio_bitrate", 64000, 8000, 512000),
+def renditions(spec: TemplateSpec) -> tuple[Rendition, ...]:
+    """adaptive_streams as renditions (a field left out inherits the template's), or the
+    template itself as the only one."""
+    base = Rendition(
+        vcodec=spec.vcodec,
+        quality=round(spec.quality),
+        resolution=spec.resolution,
+        framerate=spec.framerate,
+        video_bitrate=spec.video_bitrate,
+        audio_bitrate=spec.audio_bitrate,
     )
+    return tuple(_inherit(entry, base) for entry in spec.renditions) or (base,)
 
 
-def parse_renditions(template: Mapping[str, Any], base: Rendition) -> tuple[Rendition, ...]:
-    """adaptive_streams as renditions (empty fields inherit `base`), or just `base`."""
-    entries = template.get("adaptive_streams")
-    if not fields.given(entries):
-        return (base,)
-    if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_RENDITIONS:
-        fields.invalid("adaptive_streams", entries, f"expected a list of 1 to {MAX_RENDITIONS}")
-    return tuple(_entry(entry, index, base) for index, entry in enumerate(entries))
-
-
-def _entry(entry: Any, index: int, base: Rendition) -> Rendition:
-    name = f"adaptive_streams[{index}]"
-    if not isinstance(entry, Mapping):
-        fields.invalid(name, entry, "expected an object")
-    values = {key: value for key, value in entry.items() if fields.given(value)}
-    prefixed = {f"{name}.{key}": value for key, value in values.items()}
-    audio = prefixed.get(f"{name}.audio_bitrate")
-    if isinstance(audio, int | float) and 0 < audio < 1000:
-        prefixed[f"{name}.audio_bitrate"] = int(audio * 1000)  # kbit/s, as v1 reads the field
-    return Rendition(
-        vcodec=fields.choice(prefixed, f"{name}.vcodec", base.vcodec, ENCODERS),
-        quality=quality(prefixed, f"{name}.quality", base.quality),
-        resolution=resolution(prefixed, f"{name}.resolution", base.resolution),
-        framerate=fields.integer(prefixed, f"{name}.framerate", base.framerate, 0, 120),
-        video_bitrate=fields.integer(
-            prefixed, f"{name}.video_bitrate", base.video_bitrate, 0, 200_000
-        ),
-        audio_bitrate=fields.integer(
-            prefixed, f"{name}.audio_bitrate", base.audio_bitrate, 8000, 512000
-        ),
-    )
-
-
-def quality(template: Mapping[str, Any], field: str, default: int = 5) -> int:
-    """Quality 1-10; the current generation allows fractions, which round to the table."""
-    value = template.get(field)
-    if value is None or value == "":
-        return default
-    try:
-        number = round(float(str(value).strip()))
-    except ValueError:
-        fields.invalid(field, value, "expected a number from 1 to 10")
-    if not 1 <= number <= 10:
-        fields.invalid(field, value, "expected 1 to 10")
-    return number
-
-
-def resolution(template: Mapping[str, Any], field: str, default: str = "") -> str:
-    text = str(template.get(field) or default).strip().lower()
-    if not (text in ("", "0", "0x0") or _even_height(text) or _even_size(text)):
-        fields.invalid(field, text, "expected '', '0', 'NNNp' or 'WxH' with even numbers")
-    return text
+def _inherit(entry: RenditionSpec, base: Rendition) -> Rendition:
+    given = entry.model_dump(exclude_none=True)
+    if "quality" in given:
+        given["quality"] = round(given["quality"])  # fractions (v1) round to the table
+    return replace(base, **given)
 
 
 def scale(resolution: str, source: MediaInfo) -> tuple[int | str, int | str] | None:
@@ -296,18 +247,3 @@ def _logo_inputs(
     if size is not None:
         label = graph.add([label], filter_spec("scale", *size))[0]
     return graph.add([label], filter_spec("split", count), count) if count > 1 else [label]
-
-
-def _even_height(text: str) -> bool:
-    match = _HEIGHT.fullmatch(text)
-    return match is not None and _even_dimension(match[1])
-
-
-def _even_size(text: str) -> bool:
-    match = _SIZE.fullmatch(text)
-    return match is not None and _even_dimension(match[1]) and _even_dimension(match[2])
-
-
-def _even_dimension(digits: str) -> bool:
-    number = int(digits)
-    return 2 <= number <= MAX_DIMENSION and number % 2 == 0
