@@ -1,6 +1,7 @@
-"""Template -> ffmpeg arguments: the one place that maps vendor template fields to ffmpeg options.
+"""TemplateSpec -> ffmpeg run: the one place that maps template fields to ffmpeg options.
 
-`build_plan` returns the argv (never run here: `runner.run_ffmpeg` does that); after the run,
+`build_plan` checks what the emulator can make and returns the argv that graph.py compiles
+from an ffmpeg-python graph (never run here: `runner.run_ffmpeg` does that); after the run,
 `finish` measures and completes the outputs (measured HLS bandwidths, AES-128) and
 `written_files` lists every file to upload, main output first.
 
@@ -20,7 +21,6 @@ audio_channels is `-ac`, when the source has audio.
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from emulator.errors import NOT_EMULATED, TRANSCODE_FAILED, TaskFailed
-from emulator.template_spec import AudioLayout, GopSpec, LogoSpec, TemplateSpec
-from emulator.transcode import demuxers, ladder, packaging, thumbnails
-from emulator.transcode.ladder import ENCODERS, QUALITY_TO_CRF, X265_CRF_OFFSET, Gop, Rendition
+from emulator.template_spec import TemplateSpec
+from emulator.transcode import graph, ladder, packaging, thumbnails
+from emulator.transcode.ladder import ENCODERS, QUALITY_TO_CRF, X265_CRF_OFFSET, Rendition
 from emulator.transcode.packaging import HLS_SEGMENT_S, SUFFIXES, Encryption, Packaging
 from emulator.transcode.probe import MediaInfo, mpd_segments, playlist_segments, probe
 
@@ -50,8 +50,6 @@ __all__ = [
     "rewrites_outputs",
     "written_files",
 ]
-
-_SIZE = re.compile(r"(\d+)x(\d+)")
 
 
 @dataclass(frozen=True)
@@ -145,22 +143,19 @@ def build_plan(
     out_dir = out_dir.resolve()
     if (package.segmented or snapshots) and "%" in str(out_dir):
         raise ValueError(f"out_dir of an {fmt} or thumbnail plan cannot contain '%': {out_dir}")
-    graph = ladder.Graph()
-    pictures = ladder.video_chains(graph, renditions, source, _logo(spec.logo, logo_path))
-    snapshot_label = None
-    if snapshots is not None:
-        pictures[0], snapshot_label = thumbnails.chain(graph, pictures[0], snapshots)
-    args = ["ffmpeg", *_global_args(progress), *demuxers.input_args()]
-    args += ["-i", str(input_path.resolve())]
-    if logo_path is not None:
-        args += [*demuxers.input_args(), "-i", str(logo_path.resolve())]
-    if graph.chains:
-        args += ["-filter_complex", graph.render()]
-    args += _main_output(spec, package, renditions, pictures, source, preset, out_dir, basename)
-    if snapshots is not None and snapshot_label is not None:
-        args += thumbnails.output_args(
-            snapshots, snapshot_label, out_dir=out_dir, basename=basename
-        )
+    args = graph.compile_args(
+        spec,
+        renditions=renditions,
+        package=package,
+        snapshots=snapshots,
+        source=source,
+        input_path=input_path,
+        logo_path=logo_path,
+        out_dir=out_dir,
+        basename=basename,
+        preset=preset,
+        progress=progress,
+    )
     return EncodePlan(
         args=args,
         output=out_dir / f"{basename}{SUFFIXES[fmt]}",
@@ -256,102 +251,3 @@ def rewrites_outputs(plan: EncodePlan) -> bool:
 def describe_command(args: list[str]) -> str:
     """The command as one shell-quoted line, for logs and the dashboard."""
     return shlex.join(args)
-
-
-def _global_args(progress: str | None) -> list[str]:
-    args = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
-    return args + (["-progress", progress, "-nostats"] if progress is not None else [])
-
-
-def _main_output(
-    spec: TemplateSpec,
-    package: Packaging,
-    renditions: tuple[Rendition, ...],
-    pictures: list[str],
-    source: MediaInfo,
-    preset: str,
-    out_dir: Path,
-    basename: str,
-) -> list[str]:
-    """-map, encoder and muxer options and the target of the main output."""
-    args: list[str] = []
-    for picture in pictures:
-        args += ["-map", picture if ":" in picture else f"[{picture}]"]
-    audio_rates = _audio_bitrates(package, renditions) if source.has_audio else []
-    for _ in audio_rates:
-        args += ["-map", "0:a:0"]
-    gop = _gop(spec.gop)
-    single = len(renditions) == 1
-    for index, rendition in enumerate(renditions):
-        args += ladder.video_options(
-            rendition,
-            None if single else index,
-            fmt=package.format,
-            preset=preset,
-            gop=gop,
-            source=source,
-        )
-    args += ["-pix_fmt", "yuv420p"]
-    if package.segmented and not gop:
-        # Without a keyframe every seg_time, x264's 250-frame GOP makes ~10 s segments.
-        args += ["-force_key_frames", f"expr:gte(t,n_forced*{package.seg_time:g})"]
-    args += _audio_options(spec.audio, audio_rates)
-    muxer, target = packaging.muxer_args(
-        package,
-        out_dir=out_dir,
-        basename=basename,
-        audio=bool(audio_rates),
-        variants=len(renditions),
-    )
-    return [*args, *muxer, str(target)]
-
-
-def _audio_bitrates(package: Packaging, renditions: tuple[Rendition, ...]) -> list[int]:
-    """One AAC stream per HLS variant (muxed in), one per distinct bitrate in DASH."""
-    if package.master:
-        return [rendition.audio_bitrate for rendition in renditions]
-    if package.format == "dash":
-        return list(dict.fromkeys(rendition.audio_bitrate for rendition in renditions))
-    return [renditions[0].audio_bitrate]
-
-
-def _audio_options(layout: AudioLayout, bitrates: list[int]) -> list[str]:
-    if not bitrates:
-        return ["-an"]
-    args = ["-c:a", "aac"]
-    if len(bitrates) == 1:
-        args += ["-b:a", str(bitrates[0])]
-    else:
-        for index, bitrate in enumerate(bitrates):
-            args += [f"-b:a:{index}", str(bitrate)]
-    if layout.sample_rate:
-        args += ["-ar", str(layout.sample_rate)]
-    if layout.channels:
-        args += ["-ac", str(layout.channels)]
-    return args
-
-
-def _gop(spec: GopSpec) -> Gop:
-    """gop_size (frames) wins over gop_seconds when both are given."""
-    return Gop(frames=spec.size, seconds=0.0 if spec.size else float(spec.seconds))
-
-
-def _logo(
-    spec: LogoSpec, logo_path: Path | None
-) -> tuple[str, tuple[int, int] | None, dict[str, str]] | None:
-    if logo_path is None:
-        return None
-    size = _SIZE.fullmatch(spec.size)
-    return (str(logo_path), (int(size[1]), int(size[2])) if size else None, _offset(spec.offset))
-
-
-def _offset(text: str) -> dict[str, str]:
-    """Overlay x and y from a checked logo_offset: `X:Y` or `x=<expr>:y=<expr>` (either)."""
-    parts = [part.strip() for part in text.split(":")] if text.strip() else []
-    if len(parts) == 2 and not any("=" in part for part in parts):
-        return {"x": parts[0], "y": parts[1]}
-    offset = {"x": "0", "y": "0"}
-    for part in parts:
-        key, _, expression = part.partition("=")
-        offset[key.strip()] = expression.strip()
-    return offset

@@ -1,7 +1,8 @@
 """Renditions: one per adaptive_streams entry (or the template itself), all from one decode.
 
 The source is decoded once: `[0:v:0]split=N` feeds one scale (+ logo overlay) chain per
-rendition, and every rendition's encoder gets its own options (`-c:v:i`, `-crf:v:i`, ...).
+rendition (graph.py), and every rendition's encoder gets its own options (`-c:v:i`,
+`-crf:v:i`, ...).
 An entry's field left out takes the template's value; `"0"` as resolution keeps the source
 size.
 
@@ -142,108 +143,27 @@ def pixel_rate_excess(
 
 
 def video_options(
-    rendition: Rendition, index: int | None, *, fmt: str, preset: str, gop: Gop, source: MediaInfo
-) -> list[str]:
-    """Encoder options of one rendition; `index` None writes them for the only video stream."""
-    args = [
-        *_opt("c:v", index, ENCODERS[rendition.vcodec]),
-        *_opt("preset", index, preset),
-    ]
+    rendition: Rendition, *, fmt: str, preset: str, gop: Gop, source: MediaInfo
+) -> dict[str, str]:
+    """Encoder options of one rendition, named for all video streams (`crf`, `c:v`)."""
+    options = {"c:v": ENCODERS[rendition.vcodec], "preset": preset}
     if rendition.vcodec == "h265":
         params = "log-level=error"
         if gop:
             frames = gop.frames_for(rendition, source)
             params += f":keyint={frames}:min-keyint={frames}:scenecut=0:open-gop=0"
-        args += _opt("x265-params", index, params)
+        options["x265-params"] = params
         if fmt in ("mp4", "hls", "dash"):
-            args += _opt("tag:v", index, "hvc1")  # Apple players only play HEVC tagged hvc1
+            options["tag:v"] = "hvc1"  # Apple players only play HEVC tagged hvc1
     elif gop:
-        args += _opt("g", index, str(gop.frames_for(rendition, source)))
-        args += _opt("sc_threshold", index, "0")  # no extra keyframes at scene cuts
+        options["g"] = str(gop.frames_for(rendition, source))
+        options["sc_threshold"] = "0"  # no extra keyframes at scene cuts
     if rendition.video_bitrate > 0:
         kbps = rendition.video_bitrate
-        args += _opt("b:v", index, f"{kbps}k")
-        args += _opt("maxrate", index, f"{kbps}k") + _opt("bufsize", index, f"{2 * kbps}k")
+        options.update({"b:v": f"{kbps}k", "maxrate": f"{kbps}k", "bufsize": f"{2 * kbps}k"})
     else:
         offset = X265_CRF_OFFSET if rendition.vcodec == "h265" else 0
-        args += _opt("crf", index, str(QUALITY_TO_CRF[rendition.quality] + offset))
+        options["crf"] = str(QUALITY_TO_CRF[rendition.quality] + offset)
     if rendition.framerate > 0:
-        args += _opt("r", index, str(rendition.framerate))
-    return args
-
-
-def _opt(name: str, index: int | None, value: str) -> list[str]:
-    """`-name value` for every video stream, or `-name:v:i` / `-c:v:i` for video stream i."""
-    if index is None:
-        return [f"-{name}", value]
-    spec = f":{index}" if name.endswith(":v") else f":v:{index}"
-    return [f"-{name}{spec}", value]
-
-
-class Graph:
-    """A -filter_complex under construction; outputs are labelled s0, s1, ... in order."""
-
-    def __init__(self) -> None:
-        self.chains: list[str] = []
-        self._count = 0
-
-    def add(self, inputs: list[str], spec: str, outputs: int = 1) -> list[str]:
-        labels = [f"s{self._count + n}" for n in range(outputs)]
-        self._count += outputs
-        self.chains.append(
-            "".join(f"[{name}]" for name in inputs) + spec + "".join(f"[{x}]" for x in labels)
-        )
-        return labels
-
-    def render(self) -> str:
-        return ";".join(self.chains)
-
-
-def escape(value: str) -> str:
-    """A filter option value: `\\ ' :` for the option parser, then `\\ , ; [ ]` for the graph."""
-    for char in "\\':":
-        value = value.replace(char, "\\" + char)
-    for char in "\\,;[]":
-        value = value.replace(char, "\\" + char)
-    return value
-
-
-def filter_spec(name: str, *args: int | str, **options: str) -> str:
-    values = [escape(str(arg)) for arg in args]
-    values += [f"{key}={escape(str(value))}" for key, value in options.items()]
-    return f"{name}={':'.join(values)}" if values else name
-
-
-def video_chains(
-    graph: Graph,
-    renditions: tuple[Rendition, ...],
-    source: MediaInfo,
-    logo: tuple[str, tuple[int, int] | None, dict[str, str]] | None,
-) -> list[str]:
-    """One filtered picture per rendition (labels, or "0:v:0" for an untouched source)."""
-    count = len(renditions)
-    pictures = graph.add(["0:v:0"], filter_spec("split", count), count) if count > 1 else ["0:v:0"]
-    outputs = []
-    logos: list[str] = []
-    for rendition, picture in zip(renditions, pictures, strict=True):
-        size = scale(rendition.resolution, source)
-        if size is not None:
-            picture = graph.add([picture], filter_spec("scale", *size))[0]
-        if logo is not None:
-            if not logos:
-                logos = _logo_inputs(graph, logo, count)
-            # A still logo ends after one frame; eof_action=repeat keeps it for the whole video.
-            overlay = filter_spec("overlay", eof_action="repeat", **logo[2])
-            picture = graph.add([picture, logos.pop(0)], overlay)[0]
-        outputs.append(picture)
-    return outputs
-
-
-def _logo_inputs(
-    graph: Graph, logo: tuple[str, tuple[int, int] | None, dict[str, str]], count: int
-) -> list[str]:
-    _, size, _ = logo
-    label = "1:v:0"
-    if size is not None:
-        label = graph.add([label], filter_spec("scale", *size))[0]
-    return graph.add([label], filter_spec("split", count), count) if count > 1 else [label]
+        options["r"] = str(rendition.framerate)
+    return options

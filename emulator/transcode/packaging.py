@@ -109,47 +109,44 @@ def _encryption(config: EncryptionSpec | None, fmt: str, media_key_url: str) -> 
     return Encryption(mode=mode, key_uri=key_url or media_key_url, key=secrets.token_bytes(16))
 
 
-def muxer_args(
+def muxer_options(
     packaging: Packaging, *, out_dir: Path, basename: str, audio: bool, variants: int
-) -> tuple[list[str], Path]:
-    """The muxer's options and the path ffmpeg writes to (a %v pattern for a master)."""
+) -> tuple[dict[str, str], Path]:
+    """The muxer's options (output keywords) and the path ffmpeg writes to (a %v pattern for
+    a master)."""
     if packaging.format == "mp4":
-        return ["-f", "mp4", "-movflags", "+faststart"], out_dir / f"{basename}.mp4"
+        return {"f": "mp4", "movflags": "+faststart"}, out_dir / f"{basename}.mp4"
     if packaging.format == "flv":
-        return ["-f", "flv"], out_dir / f"{basename}.flv"
+        return {"f": "flv"}, out_dir / f"{basename}.flv"
     if packaging.format == "dash":
-        return _dash_args(packaging, basename, audio), out_dir / f"{basename}.mpd"
+        return _dash_options(packaging, basename, audio), out_dir / f"{basename}.mpd"
     stem = f"{basename}_%v" if packaging.master else basename
-    args = ["-f", "hls", "-hls_time", f"{packaging.seg_time:g}", "-hls_playlist_type", "vod"]
-    args += ["-hls_list_size", "0"]
     suffix = SEG_TYPES[packaging.seg_type]
-    args += ["-hls_segment_filename", str(out_dir / f"{stem}_%05d{suffix}")]
+    options = {
+        "f": "hls",
+        "hls_time": f"{packaging.seg_time:g}",
+        "hls_playlist_type": "vod",
+        "hls_list_size": "0",
+        "hls_segment_filename": str(out_dir / f"{stem}_%05d{suffix}"),
+    }
     if packaging.seg_type == "fmp4":
-        args += ["-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", f"{stem}_init.mp4"]
+        options.update({"hls_segment_type": "fmp4", "hls_fmp4_init_filename": f"{stem}_init.mp4"})
     if packaging.master:
         streams = [f"v:{i},a:{i}" if audio else f"v:{i}" for i in range(variants)]
-        args += ["-master_pl_name", f"{basename}.m3u8", "-var_stream_map", " ".join(streams)]
-    return args, out_dir / f"{stem}.m3u8"
+        options.update({"master_pl_name": f"{basename}.m3u8", "var_stream_map": " ".join(streams)})
+    return options, out_dir / f"{stem}.m3u8"
 
 
-def _dash_args(packaging: Packaging, basename: str, audio: bool) -> list[str]:
-    sets = "id=0,streams=v id=1,streams=a" if audio else "id=0,streams=v"
-    return [
-        "-f",
-        "dash",
-        "-seg_duration",
-        f"{packaging.seg_time:g}",
-        "-use_template",
-        "1",
-        "-use_timeline",
-        "1",
-        "-init_seg_name",
-        f"{basename}_init_$RepresentationID$.m4s",
-        "-media_seg_name",
-        f"{basename}_chunk_$RepresentationID$_$Number%05d$.m4s",
-        "-adaptation_sets",
-        sets,
-    ]
+def _dash_options(packaging: Packaging, basename: str, audio: bool) -> dict[str, str]:
+    return {
+        "f": "dash",
+        "seg_duration": f"{packaging.seg_time:g}",
+        "use_template": "1",
+        "use_timeline": "1",
+        "init_seg_name": f"{basename}_init_$RepresentationID$.m4s",
+        "media_seg_name": f"{basename}_chunk_$RepresentationID$_$Number%05d$.m4s",
+        "adaptation_sets": "id=0,streams=v id=1,streams=a" if audio else "id=0,streams=v",
+    }
 
 
 def media_playlists(main: Path) -> list[Path]:

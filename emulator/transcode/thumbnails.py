@@ -1,4 +1,5 @@
-"""Thumbnail snapshots: JPEGs of the first rendition's picture, made in the same ffmpeg run.
+"""Thumbnail snapshots: JPEGs of the first rendition's picture, made in the same ffmpeg run
+(a branch of the graph, graph.py).
 
 Template `thumbnail` (TemplateSpec.thumbnail; zero = not set): start_point and interval in seconds,
 number of snapshots, width and height in pixels. Snapshots are taken at start_point,
@@ -17,7 +18,6 @@ from pathlib import Path
 
 from emulator.errors import TRANSCODE_FAILED, TaskFailed
 from emulator.template_spec import MAX_THUMBNAILS, ThumbnailSpec
-from emulator.transcode.ladder import Graph, filter_spec
 from emulator.transcode.probe import MediaInfo
 
 PATTERN = "{basename}_thumb_%05d.jpg"
@@ -51,24 +51,6 @@ def parse(config: ThumbnailSpec | None, source: MediaInfo) -> Thumbnails | None:
     if interval == 0 and number > 1:
         interval = remaining / number if remaining > 0 else 1.0
     return Thumbnails(start, interval, number, config.width, config.height)
-
-
-def chain(graph: Graph, picture: str, spec: Thumbnails) -> tuple[str, str]:
-    """Split `picture`: (label that replaces it, label of the thumbnail stream)."""
-    keep, snap = graph.add([picture], filter_spec("split", 2), 2)
-    # Each frame on the grid start + k * interval (1 ms slack for timestamp rounding).
-    grid = f"gte(t,{spec.start:g}+selected_n*{spec.interval:g}-0.001)"
-    snap = graph.add([snap], filter_spec("select", grid))[0]
-    if spec.width or spec.height:
-        size = (spec.width or -2, spec.height or -2)
-        snap = graph.add([snap], filter_spec("scale", *size))[0]
-    return keep, snap
-
-
-def output_args(spec: Thumbnails, label: str, *, out_dir: Path, basename: str) -> list[str]:
-    target = out_dir / PATTERN.format(basename=basename)
-    args = ["-map", f"[{label}]", "-frames:v", str(spec.number), "-fps_mode", "vfr"]
-    return [*args, "-c:v", "mjpeg", "-q:v", "2", "-f", "image2", str(target)]
 
 
 def written(out_dir: Path, basename: str) -> list[Path]:
