@@ -225,6 +225,16 @@ class TemplateSpec(_Part):
                 grouped[group] = {**grouped[group], name: data[vendor]}
         return grouped
 
+    def vendor_fields(self) -> dict[str, Any]:
+        """The fields the vendor names flat, in its spelling (`seg_time`, `logo_offset`)."""
+        nested = {*_GROUPS, "renditions", "thumbnail", "encryption"}
+        values = {
+            name: getattr(self, name) for name in type(self).model_fields if name not in nested
+        }
+        for vendor, (group, name) in FLAT_FIELDS.items():
+            values[vendor] = getattr(getattr(self, group), name)
+        return values
+
     @classmethod
     def from_fields(cls, values: Mapping[str, Any]) -> TemplateSpec:
         """From vendor-named fields (None: not given); InvalidField naming the first bad one."""

@@ -120,3 +120,13 @@ def test_v1_zero_values_are_dropped_once_in_its_mapping() -> None:
     }
 
     assert TemplateSpec.from_fields(normalize(zeros)) == TemplateSpec()
+
+
+def test_vendor_fields_spell_the_flat_fields_as_the_vendor_does() -> None:
+    spec = TemplateSpec.from_stored(STORED_ROW)
+    flat = spec.vendor_fields()
+
+    assert (flat["seg_type"], flat["seg_time"], flat["gop_seconds"]) == ("fmp4", 6, 2)
+    assert flat["audio_sample_rate"] == 48000
+    assert "adaptive_streams" not in flat and "gop" not in flat
+    assert TemplateSpec.from_fields(flat).segments == spec.segments

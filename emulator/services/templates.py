@@ -17,19 +17,12 @@ from emulator.transcode import ladder
 BUILT_IN = "built-in"
 CUSTOM = "custom"
 
-# The fields both generations share, with their defaults (SPEC.md section 4).
+# The fields both generations share (the template's columns), with TemplateSpec's defaults
+# (SPEC.md section 4); v1's other fields are kept in `extra`.
 DEFAULTS: dict[str, Any] = {
-    "description": "",
-    "format": "mp4",
-    "quality": 5,
-    "framerate": 0,
-    "resolution": "",
-    "vcodec": "h264",
-    "acodec": "aac",
-    "audio_bitrate": 64000,
-    "logo_path": "",
-    "logo_size": "",
-    "logo_offset": "",
+    name: value
+    for name, value in TemplateSpec().vendor_fields().items()
+    if name in Template.model_fields
 }
 
 
