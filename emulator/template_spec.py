@@ -49,9 +49,9 @@ def _not_bool(value: Any) -> Any:
 
 def _sample_rate(value: Any) -> Any:
     """`48k`, `44.1k`, `48000` or 48000 -> 48000 Hz; "" or 0 keeps the source's."""
+    _not_bool(value)
     if value in ("", 0):
         return 0
-    _not_bool(value)
     return fields.sample_rate_hz(str(value))
 
 
@@ -65,7 +65,9 @@ NotBool = BeforeValidator(_not_bool)
 Format = Literal["mp4", "hls", "dash", "flv"]
 VideoCodec = Literal["h264", "h265"]
 SegType = Literal["ts", "fmp4"]
-Quality = Annotated[float, Field(ge=1, le=10, allow_inf_nan=False), NotBool]
+QUALITY_RANGE = Field(ge=1, le=10)
+Quality = Annotated[float, QUALITY_RANGE, Field(allow_inf_nan=False), NotBool]
+WholeQuality = Annotated[int, QUALITY_RANGE, NotBool]  # /api's quality is an integer
 Framerate = Annotated[int, Field(ge=0, le=120, description="fps; 0 keeps the source's"), NotBool]
 Kbps = Annotated[int, Field(ge=0, le=200_000, description="kbit/s; 0 is CRF mode"), NotBool]
 

@@ -6,7 +6,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import Field
 from sqlmodel import Session
 
 from emulator import template_spec as spec
@@ -29,7 +28,7 @@ class TemplateFields(VendorParams):
 
     description: fields.Text | None = None
     format: Literal["mp4", "hls", "flv"] | None = None
-    quality: Annotated[int, Field(ge=1, le=10)] | None = None
+    quality: spec.WholeQuality | None = None
     framerate: spec.Framerate | None = None
     resolution: fields.Resolution | None = None
     vcodec: spec.VideoCodec | None = None

@@ -78,10 +78,10 @@ def _text(value: Any) -> Any:
     return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
-Short = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(fields.no_control_chars)]
 # The range is the template's (TemplateSpec); v1 only reads numbers under 1000 as kbit/s.
 AudioBitrate = Annotated[
     int,
+    spec.NotBool,
     Field(ge=1, description="bit/s (under 1000: kbit/s)"),
     AfterValidator(bits_per_second),
     AfterValidator(spec.audio_bitrate),
