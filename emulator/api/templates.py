@@ -6,9 +6,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import Field, field_validator
 from sqlmodel import Session
 
+from emulator import template_spec as spec
 from emulator.api.deps import ContextDep, check_signature
 from emulator.api.envelope import Envelope, ok
 from emulator.api.params import VendorParams, openapi, params
@@ -21,25 +21,22 @@ router = APIRouter(prefix="/api", tags=["template"], dependencies=[Depends(check
 
 
 class TemplateFields(VendorParams):
-    """The optional template fields; None means "not given"."""
+    """The optional template fields, with TemplateSpec's types; None means "not given".
+
+    /api's own contract on top: whole-number quality, `X:Y` logo offsets, no dash.
+    """
 
     description: fields.Text | None = None
     format: Literal["mp4", "hls", "flv"] | None = None
-    quality: Annotated[int, Field(ge=1, le=10)] | None = None
-    framerate: Annotated[int, Field(ge=0, le=120)] | None = None
+    quality: spec.WholeQuality | None = None
+    framerate: spec.Framerate | None = None
     resolution: fields.Resolution | None = None
-    vcodec: Literal["h264", "h265"] | None = None
-    acodec: Literal["aac", "acc"] | None = None
-    audio_bitrate: Annotated[int, Field(ge=8000, le=512000, description="bit/s")] | None = None
+    vcodec: spec.VideoCodec | None = None
+    acodec: fields.AudioCodec | None = None
+    audio_bitrate: spec.AudioBitrate | None = None
     logo_path: fields.MediaUrl | None = None
     logo_size: fields.LogoSize | None = None
     logo_offset: fields.LogoOffset | None = None
-
-    @field_validator("acodec")
-    @classmethod
-    def _acc_is_aac(cls, value: str | None) -> str | None:
-        # The reference's query_template example spells it "acc" (SPEC.md section 4).
-        return "aac" if value == "acc" else value
 
     def given(self) -> dict[str, Any]:
         return {

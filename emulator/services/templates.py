@@ -9,26 +9,20 @@ from sqlalchemy import case
 from sqlmodel import Session, col, select
 
 from emulator.db.models import Template
-from emulator.errors import BadParam, Duplicated, EmptyResult, OperationFail, TaskFailed
+from emulator.errors import BadParam, Duplicated, EmptyResult, OperationFail
 from emulator.services.ids import hex_id
+from emulator.template_spec import InvalidField, TemplateSpec
 from emulator.transcode import ladder
 
 BUILT_IN = "built-in"
 CUSTOM = "custom"
 
-# The fields both generations share, with their defaults (SPEC.md section 4).
+# The fields both generations share (the template's columns), with TemplateSpec's defaults
+# (SPEC.md section 4); v1's other fields are kept in `extra`.
 DEFAULTS: dict[str, Any] = {
-    "description": "",
-    "format": "mp4",
-    "quality": 5,
-    "framerate": 0,
-    "resolution": "",
-    "vcodec": "h264",
-    "acodec": "aac",
-    "audio_bitrate": 64000,
-    "logo_path": "",
-    "logo_size": "",
-    "logo_offset": "",
+    name: value
+    for name, value in TemplateSpec().vendor_fields().items()
+    if name in Template.model_fields
 }
 
 
@@ -116,18 +110,22 @@ def snapshot(template: Template) -> dict[str, Any]:
     return template.model_dump()
 
 
+def parse(template: Template) -> TemplateSpec:
+    """The template as the worker will read it; BadParam naming a field that breaks a rule."""
+    try:
+        return TemplateSpec.from_stored(template.model_dump())
+    except InvalidField as bad:
+        raise BadParam(f"{bad.field}: {bad.reason}") from None
+
+
 def _check_pixel_rate(template: Template, limit: int | None) -> None:
     """The rule both generations share: what the template fixes (sizes and frame rates of all
     renditions) must stay under the limit; what it keeps from the source is checked once the
     input is probed (the task fails 2003 then)."""
+    spec = parse(template)  # also checks the fields together, as the worker reads them
     if limit is None:
         return
-    values = {**template.extra, **template.model_dump(exclude={"extra"})}  # as the worker reads it
-    try:
-        renditions = ladder.parse_renditions(values, ladder.parse_base(values))
-    except TaskFailed as failure:  # every task would fail with this, so say it now
-        raise BadParam(failure.message) from None
-    if excess := ladder.pixel_rate_excess(renditions, None, limit):
+    if excess := ladder.pixel_rate_excess(ladder.renditions(spec), None, limit):
         raise BadParam(f"resolution, framerate: {excess}")
 
 

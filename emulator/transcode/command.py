@@ -1,6 +1,7 @@
-"""Template -> ffmpeg arguments: the one place that maps vendor template fields to ffmpeg options.
+"""TemplateSpec -> ffmpeg run: the one place that maps template fields to ffmpeg options.
 
-`build_plan` returns the argv (never run here: `runner.run_ffmpeg` does that); after the run,
+`build_plan` checks what the emulator can make and returns the argv that graph.py compiles
+from an ffmpeg-python graph (never run here: `runner.run_ffmpeg` does that); after the run,
 `finish` measures and completes the outputs (measured HLS bandwidths, AES-128) and
 `written_files` lists every file to upload, main output first.
 
@@ -20,16 +21,16 @@ audio_channels is `-ac`, when the source has audio.
 
 from __future__ import annotations
 
-import re
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from emulator.errors import NOT_EMULATED, TRANSCODE_FAILED, TaskFailed
-from emulator.transcode import demuxers, fields, ladder, packaging, thumbnails
-from emulator.transcode.ladder import ENCODERS, QUALITY_TO_CRF, X265_CRF_OFFSET, Gop, Rendition
+from emulator.template_spec import TemplateSpec
+from emulator.transcode import graph, ladder, packaging, thumbnails
+from emulator.transcode.ladder import ENCODERS, QUALITY_TO_CRF, X265_CRF_OFFSET, Rendition
 from emulator.transcode.packaging import HLS_SEGMENT_S, SUFFIXES, Encryption, Packaging
 from emulator.transcode.probe import MediaInfo, mpd_segments, playlist_segments, probe
 
@@ -42,21 +43,13 @@ __all__ = [
     "EncodePlan",
     "Finished",
     "OutputGroup",
+    "TemplateSpec",
     "build_plan",
     "describe_command",
     "finish",
     "rewrites_outputs",
     "written_files",
 ]
-
-MAX_DIMENSION = ladder.MAX_DIMENSION
-SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
-
-_SIZE = re.compile(r"(\d+)x(\d+)")
-_SAMPLE_RATE = re.compile(r"(\d+(?:\.\d+)?)\s*(k?)(?:hz)?")
-# Overlay expressions: numbers, variables (W, h, main_w, t...), operators and function calls.
-# No quotes, brackets or semicolons, so a template cannot reach into the filtergraph.
-_EXPRESSION = re.compile(r"[\w+\-*/^().,\s]+")
 
 
 @dataclass(frozen=True)
@@ -110,7 +103,7 @@ class Finished:
 
 
 def build_plan(
-    template: Mapping[str, Any],
+    spec: TemplateSpec,
     *,
     input_path: Path,
     out_dir: Path,
@@ -128,16 +121,16 @@ def build_plan(
     muxers cannot escape `%` in paths, so out_dir has none either; DASH also refuses `$`,
     its segment-template character); `out_dir` must exist
     when the command runs. `media_key_url` is where players fetch an AES-128 key the emulator
-    made (encryption without key_url). Raises TaskFailed 2003 naming the field for an invalid
-    template or one whose output pixel rate is over `max_pixel_rate` (pixels/s, all renditions),
-    2007 for what is not emulated (h265 in flv, DRM, encryption other than aes-128).
+    made (encryption without key_url). Raises TaskFailed 2003 for an output pixel rate over
+    `max_pixel_rate` (pixels/s, all renditions) or a thumbnail start past the input's end, 2007
+    for what is not emulated (h265 in flv, DRM, encryption other than aes-128). `spec` is
+    already checked (TemplateSpec.from_task names a bad field).
     """
-    fmt = fields.choice(template, "format", "mp4", SUFFIXES)
+    fmt = spec.format
     forbidden = "/%$" if fmt == "dash" else "/%"
     if not basename or any(c in basename for c in forbidden) or basename in {".", ".."}:
         raise ValueError(f"basename must be a plain file name without {forbidden!r}: {basename!r}")
-    fields.choice(template, "acodec", "aac", {"aac": 0, "acc": 0})  # the reference spells it acc
-    renditions = ladder.parse_renditions(template, ladder.parse_base(template))
+    renditions = ladder.renditions(spec)
     # Checked before ffmpeg starts: an oversized output takes ffmpeg to gigabytes in seconds.
     if max_pixel_rate and (excess := ladder.pixel_rate_excess(renditions, source, max_pixel_rate)):
         raise TaskFailed(TRANSCODE_FAILED, excess)
@@ -145,28 +138,24 @@ def build_plan(
         raise TaskFailed(
             NOT_EMULATED, "h265 in flv is not emulated (ffmpeg 5.1 cannot mux HEVC into FLV)"
         )
-    ladder_given = fields.given(template.get("adaptive_streams"))
-    package = packaging.parse(template, fmt, ladder=ladder_given, media_key_url=media_key_url)
-    snapshots = thumbnails.parse(template, source)
+    package = packaging.parse(spec, media_key_url=media_key_url)
+    snapshots = thumbnails.parse(spec.thumbnail, source)
     out_dir = out_dir.resolve()
     if (package.segmented or snapshots) and "%" in str(out_dir):
         raise ValueError(f"out_dir of an {fmt} or thumbnail plan cannot contain '%': {out_dir}")
-    graph = ladder.Graph()
-    pictures = ladder.video_chains(graph, renditions, source, _logo(template, logo_path))
-    snapshot_label = None
-    if snapshots is not None:
-        pictures[0], snapshot_label = thumbnails.chain(graph, pictures[0], snapshots)
-    args = ["ffmpeg", *_global_args(progress), *demuxers.input_args()]
-    args += ["-i", str(input_path.resolve())]
-    if logo_path is not None:
-        args += [*demuxers.input_args(), "-i", str(logo_path.resolve())]
-    if graph.chains:
-        args += ["-filter_complex", graph.render()]
-    args += _main_output(template, package, renditions, pictures, source, preset, out_dir, basename)
-    if snapshots is not None and snapshot_label is not None:
-        args += thumbnails.output_args(
-            snapshots, snapshot_label, out_dir=out_dir, basename=basename
-        )
+    args = graph.compile_args(
+        spec,
+        renditions=renditions,
+        package=package,
+        snapshots=snapshots,
+        source=source,
+        input_path=input_path,
+        logo_path=logo_path,
+        out_dir=out_dir,
+        basename=basename,
+        preset=preset,
+        progress=progress,
+    )
     return EncodePlan(
         args=args,
         output=out_dir / f"{basename}{SUFFIXES[fmt]}",
@@ -262,136 +251,3 @@ def rewrites_outputs(plan: EncodePlan) -> bool:
 def describe_command(args: list[str]) -> str:
     """The command as one shell-quoted line, for logs and the dashboard."""
     return shlex.join(args)
-
-
-def _global_args(progress: str | None) -> list[str]:
-    args = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
-    return args + (["-progress", progress, "-nostats"] if progress is not None else [])
-
-
-def _main_output(
-    template: Mapping[str, Any],
-    package: Packaging,
-    renditions: tuple[Rendition, ...],
-    pictures: list[str],
-    source: MediaInfo,
-    preset: str,
-    out_dir: Path,
-    basename: str,
-) -> list[str]:
-    """-map, encoder and muxer options and the target of the main output."""
-    args: list[str] = []
-    for picture in pictures:
-        args += ["-map", picture if ":" in picture else f"[{picture}]"]
-    audio_rates = _audio_bitrates(package, renditions) if source.has_audio else []
-    for _ in audio_rates:
-        args += ["-map", "0:a:0"]
-    gop = _gop(template)
-    single = len(renditions) == 1
-    for index, rendition in enumerate(renditions):
-        args += ladder.video_options(
-            rendition,
-            None if single else index,
-            fmt=package.format,
-            preset=preset,
-            gop=gop,
-            source=source,
-        )
-    args += ["-pix_fmt", "yuv420p"]
-    if package.segmented and not gop:
-        # Without a keyframe every seg_time, x264's 250-frame GOP makes ~10 s segments.
-        args += ["-force_key_frames", f"expr:gte(t,n_forced*{package.seg_time:g})"]
-    args += _audio_options(template, audio_rates)
-    muxer, target = packaging.muxer_args(
-        package,
-        out_dir=out_dir,
-        basename=basename,
-        audio=bool(audio_rates),
-        variants=len(renditions),
-    )
-    return [*args, *muxer, str(target)]
-
-
-def _audio_bitrates(package: Packaging, renditions: tuple[Rendition, ...]) -> list[int]:
-    """One AAC stream per HLS variant (muxed in), one per distinct bitrate in DASH."""
-    if package.master:
-        return [rendition.audio_bitrate for rendition in renditions]
-    if package.format == "dash":
-        return list(dict.fromkeys(rendition.audio_bitrate for rendition in renditions))
-    return [renditions[0].audio_bitrate]
-
-
-def _audio_options(template: Mapping[str, Any], bitrates: list[int]) -> list[str]:
-    if not bitrates:
-        return ["-an"]
-    args = ["-c:a", "aac"]
-    if len(bitrates) == 1:
-        args += ["-b:a", str(bitrates[0])]
-    else:
-        for index, bitrate in enumerate(bitrates):
-            args += [f"-b:a:{index}", str(bitrate)]
-    if rate := _sample_rate(template.get("audio_sample_rate")):
-        args += ["-ar", str(rate)]
-    if channels := fields.integer(template, "audio_channels", 0, 0, 8):
-        args += ["-ac", str(channels)]
-    return args
-
-
-def _sample_rate(value: Any) -> int:
-    """`48k`, `44.1k`, `48000`, 48000 or `48kHz` -> 48000/44100; 0 when not given."""
-    if not fields.given(value):
-        return 0
-    match = _SAMPLE_RATE.fullmatch(str(value).strip().lower())
-    rate = 0
-    if match is not None and not isinstance(value, bool):
-        rate = round(float(match[1]) * (1000 if match[2] else 1))
-    if rate not in SAMPLE_RATES:
-        fields.invalid(
-            "audio_sample_rate", value, f"expected one of {', '.join(map(str, SAMPLE_RATES))}"
-        )
-    return rate
-
-
-def _gop(template: Mapping[str, Any]) -> Gop:
-    """gop_size (frames) wins over gop_seconds when both are given."""
-    frames = fields.integer(template, "gop_size", 0, 0, 10_000)
-    seconds = 0.0 if frames else fields.number(template, "gop_seconds", 0.0, 0.01, 600.0)
-    return Gop(frames=frames, seconds=seconds)
-
-
-def _logo(
-    template: Mapping[str, Any], logo_path: Path | None
-) -> tuple[str, tuple[int, int] | None, dict[str, str]] | None:
-    size = _logo_size(template.get("logo_size"))
-    offset = _logo_offset(template.get("logo_offset"))
-    return None if logo_path is None else (str(logo_path), size, offset)
-
-
-def _logo_size(value: Any) -> tuple[int, int] | None:
-    text = str(value or "").strip().lower()
-    if not text:
-        return None
-    match = _SIZE.fullmatch(text)
-    if match is None or not all(1 <= int(n) <= MAX_DIMENSION for n in match.groups()):
-        fields.invalid("logo_size", value, "expected 'WxH'")
-    return (int(match[1]), int(match[2]))
-
-
-def _logo_offset(value: Any) -> dict[str, str]:
-    text = str(value or "").strip()
-    if not text:
-        return {"x": "0", "y": "0"}
-    parts = [part.strip() for part in text.split(":")]
-    if len(parts) == 2 and not any("=" in part for part in parts):
-        offset = {"x": parts[0], "y": parts[1]}  # X:Y, numbers or expressions
-    else:
-        offset = {"x": "0", "y": "0"}
-        for part in parts:
-            key, sep, expression = part.partition("=")
-            if not sep or key.strip() not in offset:
-                fields.invalid("logo_offset", value, "expected 'X:Y' or 'x=<expr>:y=<expr>'")
-            offset[key.strip()] = expression.strip()
-    for expression in offset.values():
-        if not _EXPRESSION.fullmatch(expression):
-            fields.invalid("logo_offset", value, "expected 'X:Y' or 'x=<expr>:y=<expr>'")
-    return offset

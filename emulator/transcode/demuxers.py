@@ -45,9 +45,14 @@ MANIFESTS = frozenset({"hls", "dash", "webm_dash_manifest", "concat", "image2"})
 _REFUSED = re.compile(r"\[([\w,]+) @ 0x[0-9a-f]+\] Format not on whitelist")
 
 
+def input_options() -> dict[str, str]:
+    """Input options of a task's input or logo, as `ffmpeg.input(...)` keywords."""
+    return {"format_whitelist": INPUT_FORMATS}
+
+
 def input_args() -> list[str]:
-    """Options that go before a task input's or logo's `-i` (or ffprobe's input)."""
-    return ["-format_whitelist", INPUT_FORMATS]
+    """The same options as arguments before an `-i` (or ffprobe's input)."""
+    return [arg for name, value in input_options().items() for arg in (f"-{name}", value)]
 
 
 def refused(stderr: str) -> str | None:

@@ -1,9 +1,10 @@
 """Renditions: one per adaptive_streams entry (or the template itself), all from one decode.
 
 The source is decoded once: `[0:v:0]split=N` feeds one scale (+ logo overlay) chain per
-rendition, and every rendition's encoder gets its own options (`-c:v:i`, `-crf:v:i`, ...).
-An entry's empty (zero) field takes the template's value; `"0"` as resolution keeps the
-source size.
+rendition (graph.py), and every rendition's encoder gets its own options (`-c:v:i`,
+`-crf:v:i`, ...).
+An entry's field left out takes the template's value; `"0"` as resolution keeps the source
+size.
 
 Quality -> rate control. Without `video_bitrate`, quality picks a constant rate factor
 (lower CRF = better picture, bigger file); libx265's CRF scale gives the same picture at
@@ -20,11 +21,9 @@ With `video_bitrate` > 0 (kbit/s) the encoder targets that bitrate instead
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
-from emulator.transcode import fields
+from emulator.template_spec import RenditionSpec, TemplateSpec
 from emulator.transcode.probe import MediaInfo
 
 # fmt: off
@@ -33,8 +32,6 @@ QUALITY_TO_CRF: dict[int, int] = {
 }
 # fmt: on
 X265_CRF_OFFSET = 4
-MAX_DIMENSION = 8192
-MAX_RENDITIONS = 10
 ENCODERS = {"h264": "libx264", "h265": "libx265"}
 CODEC_NAMES = {"h264": "h264", "h265": "hevc"}  # as ffprobe names them
 FALLBACK_FPS = 25.0  # for gop_seconds when ffprobe cannot tell the source's frame rate
@@ -70,70 +67,25 @@ class Gop:
         return bool(self.frames or self.seconds)
 
 
-def parse_base(template: Mapping[str, Any]) -> Rendition:
-    """The template's own picture fields (the only rendition without adaptive_streams)."""
-    return Rendition(
-        vcodec=fields.choice(template, "vcodec", "h264", ENCODERS),
-        quality=quality(template, "quality"),
-        resolution=resolution(template, "resolution"),
-        framerate=fields.integer(template, "framerate", 0, 0, 120),
-        video_bitrate=fields.integer(template, "video_bitrate", 0, 0, 200_000),
-        audio_bitrate=fields.integer(template, "audio_bitrate", 64000, 8000, 512000),
+def renditions(spec: TemplateSpec) -> tuple[Rendition, ...]:
+    """adaptive_streams as renditions (a field left out inherits the template's), or the
+    template itself as the only one."""
+    base = Rendition(
+        vcodec=spec.vcodec,
+        quality=round(spec.quality),
+        resolution=spec.resolution,
+        framerate=spec.framerate,
+        video_bitrate=spec.video_bitrate,
+        audio_bitrate=spec.audio_bitrate,
     )
+    return tuple(_inherit(entry, base) for entry in spec.renditions) or (base,)
 
 
-def parse_renditions(template: Mapping[str, Any], base: Rendition) -> tuple[Rendition, ...]:
-    """adaptive_streams as renditions (empty fields inherit `base`), or just `base`."""
-    entries = template.get("adaptive_streams")
-    if not fields.given(entries):
-        return (base,)
-    if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_RENDITIONS:
-        fields.invalid("adaptive_streams", entries, f"expected a list of 1 to {MAX_RENDITIONS}")
-    return tuple(_entry(entry, index, base) for index, entry in enumerate(entries))
-
-
-def _entry(entry: Any, index: int, base: Rendition) -> Rendition:
-    name = f"adaptive_streams[{index}]"
-    if not isinstance(entry, Mapping):
-        fields.invalid(name, entry, "expected an object")
-    values = {key: value for key, value in entry.items() if fields.given(value)}
-    prefixed = {f"{name}.{key}": value for key, value in values.items()}
-    audio = prefixed.get(f"{name}.audio_bitrate")
-    if isinstance(audio, int | float) and 0 < audio < 1000:
-        prefixed[f"{name}.audio_bitrate"] = int(audio * 1000)  # kbit/s, as v1 reads the field
-    return Rendition(
-        vcodec=fields.choice(prefixed, f"{name}.vcodec", base.vcodec, ENCODERS),
-        quality=quality(prefixed, f"{name}.quality", base.quality),
-        resolution=resolution(prefixed, f"{name}.resolution", base.resolution),
-        framerate=fields.integer(prefixed, f"{name}.framerate", base.framerate, 0, 120),
-        video_bitrate=fields.integer(
-            prefixed, f"{name}.video_bitrate", base.video_bitrate, 0, 200_000
-        ),
-        audio_bitrate=fields.integer(
-            prefixed, f"{name}.audio_bitrate", base.audio_bitrate, 8000, 512000
-        ),
-    )
-
-
-def quality(template: Mapping[str, Any], field: str, default: int = 5) -> int:
-    """Quality 1-10; the current generation allows fractions, which round to the table."""
-    value = template.get(field)
-    if value is None or value == "":
-        return default
-    try:
-        number = round(float(str(value).strip()))
-    except ValueError:
-        fields.invalid(field, value, "expected a number from 1 to 10")
-    if not 1 <= number <= 10:
-        fields.invalid(field, value, "expected 1 to 10")
-    return number
-
-
-def resolution(template: Mapping[str, Any], field: str, default: str = "") -> str:
-    text = str(template.get(field) or default).strip().lower()
-    if not (text in ("", "0", "0x0") or _even_height(text) or _even_size(text)):
-        fields.invalid(field, text, "expected '', '0', 'NNNp' or 'WxH' with even numbers")
-    return text
+def _inherit(entry: RenditionSpec, base: Rendition) -> Rendition:
+    given = entry.model_dump(exclude_none=True)
+    if "quality" in given:
+        given["quality"] = round(given["quality"])  # fractions (v1) round to the table
+    return replace(base, **given)
 
 
 def scale(resolution: str, source: MediaInfo) -> tuple[int | str, int | str] | None:
@@ -191,123 +143,27 @@ def pixel_rate_excess(
 
 
 def video_options(
-    rendition: Rendition, index: int | None, *, fmt: str, preset: str, gop: Gop, source: MediaInfo
-) -> list[str]:
-    """Encoder options of one rendition; `index` None writes them for the only video stream."""
-    args = [
-        *_opt("c:v", index, ENCODERS[rendition.vcodec]),
-        *_opt("preset", index, preset),
-    ]
+    rendition: Rendition, *, fmt: str, preset: str, gop: Gop, source: MediaInfo
+) -> dict[str, str]:
+    """Encoder options of one rendition, named for all video streams (`crf`, `c:v`)."""
+    options = {"c:v": ENCODERS[rendition.vcodec], "preset": preset}
     if rendition.vcodec == "h265":
         params = "log-level=error"
         if gop:
             frames = gop.frames_for(rendition, source)
             params += f":keyint={frames}:min-keyint={frames}:scenecut=0:open-gop=0"
-        args += _opt("x265-params", index, params)
+        options["x265-params"] = params
         if fmt in ("mp4", "hls", "dash"):
-            args += _opt("tag:v", index, "hvc1")  # Apple players only play HEVC tagged hvc1
+            options["tag:v"] = "hvc1"  # Apple players only play HEVC tagged hvc1
     elif gop:
-        args += _opt("g", index, str(gop.frames_for(rendition, source)))
-        args += _opt("sc_threshold", index, "0")  # no extra keyframes at scene cuts
+        options["g"] = str(gop.frames_for(rendition, source))
+        options["sc_threshold"] = "0"  # no extra keyframes at scene cuts
     if rendition.video_bitrate > 0:
         kbps = rendition.video_bitrate
-        args += _opt("b:v", index, f"{kbps}k")
-        args += _opt("maxrate", index, f"{kbps}k") + _opt("bufsize", index, f"{2 * kbps}k")
+        options.update({"b:v": f"{kbps}k", "maxrate": f"{kbps}k", "bufsize": f"{2 * kbps}k"})
     else:
         offset = X265_CRF_OFFSET if rendition.vcodec == "h265" else 0
-        args += _opt("crf", index, str(QUALITY_TO_CRF[rendition.quality] + offset))
+        options["crf"] = str(QUALITY_TO_CRF[rendition.quality] + offset)
     if rendition.framerate > 0:
-        args += _opt("r", index, str(rendition.framerate))
-    return args
-
-
-def _opt(name: str, index: int | None, value: str) -> list[str]:
-    """`-name value` for every video stream, or `-name:v:i` / `-c:v:i` for video stream i."""
-    if index is None:
-        return [f"-{name}", value]
-    spec = f":{index}" if name.endswith(":v") else f":v:{index}"
-    return [f"-{name}{spec}", value]
-
-
-class Graph:
-    """A -filter_complex under construction; outputs are labelled s0, s1, ... in order."""
-
-    def __init__(self) -> None:
-        self.chains: list[str] = []
-        self._count = 0
-
-    def add(self, inputs: list[str], spec: str, outputs: int = 1) -> list[str]:
-        labels = [f"s{self._count + n}" for n in range(outputs)]
-        self._count += outputs
-        self.chains.append(
-            "".join(f"[{name}]" for name in inputs) + spec + "".join(f"[{x}]" for x in labels)
-        )
-        return labels
-
-    def render(self) -> str:
-        return ";".join(self.chains)
-
-
-def escape(value: str) -> str:
-    """A filter option value: `\\ ' :` for the option parser, then `\\ , ; [ ]` for the graph."""
-    for char in "\\':":
-        value = value.replace(char, "\\" + char)
-    for char in "\\,;[]":
-        value = value.replace(char, "\\" + char)
-    return value
-
-
-def filter_spec(name: str, *args: int | str, **options: str) -> str:
-    values = [escape(str(arg)) for arg in args]
-    values += [f"{key}={escape(str(value))}" for key, value in options.items()]
-    return f"{name}={':'.join(values)}" if values else name
-
-
-def video_chains(
-    graph: Graph,
-    renditions: tuple[Rendition, ...],
-    source: MediaInfo,
-    logo: tuple[str, tuple[int, int] | None, dict[str, str]] | None,
-) -> list[str]:
-    """One filtered picture per rendition (labels, or "0:v:0" for an untouched source)."""
-    count = len(renditions)
-    pictures = graph.add(["0:v:0"], filter_spec("split", count), count) if count > 1 else ["0:v:0"]
-    outputs = []
-    logos: list[str] = []
-    for rendition, picture in zip(renditions, pictures, strict=True):
-        size = scale(rendition.resolution, source)
-        if size is not None:
-            picture = graph.add([picture], filter_spec("scale", *size))[0]
-        if logo is not None:
-            if not logos:
-                logos = _logo_inputs(graph, logo, count)
-            # A still logo ends after one frame; eof_action=repeat keeps it for the whole video.
-            overlay = filter_spec("overlay", eof_action="repeat", **logo[2])
-            picture = graph.add([picture, logos.pop(0)], overlay)[0]
-        outputs.append(picture)
-    return outputs
-
-
-def _logo_inputs(
-    graph: Graph, logo: tuple[str, tuple[int, int] | None, dict[str, str]], count: int
-) -> list[str]:
-    _, size, _ = logo
-    label = "1:v:0"
-    if size is not None:
-        label = graph.add([label], filter_spec("scale", *size))[0]
-    return graph.add([label], filter_spec("split", count), count) if count > 1 else [label]
-
-
-def _even_height(text: str) -> bool:
-    match = _HEIGHT.fullmatch(text)
-    return match is not None and _even_dimension(match[1])
-
-
-def _even_size(text: str) -> bool:
-    match = _SIZE.fullmatch(text)
-    return match is not None and _even_dimension(match[1]) and _even_dimension(match[2])
-
-
-def _even_dimension(digits: str) -> bool:
-    number = int(digits)
-    return 2 <= number <= MAX_DIMENSION and number % 2 == 0
+        options["r"] = str(rendition.framerate)
+    return options

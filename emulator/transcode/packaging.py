@@ -28,18 +28,16 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from emulator.errors import NOT_EMULATED, TaskFailed
-from emulator.transcode import fields
+from emulator.template_spec import EncryptionSpec, TemplateSpec
 from emulator.transcode.probe import avc_codecs, playlist_segments, probe
 
 HLS_SEGMENT_S = 4
-MAX_SEGMENT_S = 60
 SUFFIXES = {"mp4": ".mp4", "hls": ".m3u8", "flv": ".flv", "dash": ".mpd"}
 SEG_TYPES = {"ts": ".ts", "fmp4": ".m4s"}
 AES_128 = "aes-128"
 
 _MPD_NS = "{urn:mpeg:dash:schema:mpd:2011}"
 _MODE_ALIASES = {"aes-128": AES_128, "aes128": AES_128, "aes_128": AES_128, "aes-128-cbc": AES_128}
-_KEY_URL = re.compile(r"[^\"\s\x00-\x1f\x7f]+")  # goes inside URI="..." in the playlist
 
 
 @dataclass(frozen=True)
@@ -64,38 +62,40 @@ class Packaging:
         return self.format in ("hls", "dash")
 
 
-def parse(template: Mapping[str, Any], fmt: str, *, ladder: bool, media_key_url: str) -> Packaging:
-    """Check seg_type, seg_time and encryption against the format; 2007 for what we cannot do."""
+def parse(spec: TemplateSpec, *, media_key_url: str) -> Packaging:
+    """The package the template asks for; 2007 for what the emulator cannot make."""
+    fmt = spec.format
+    ladder = bool(spec.renditions)
     if ladder and fmt not in ("hls", "dash"):
         raise TaskFailed(
             NOT_EMULATED,
             f"adaptive_streams with format {fmt} is not emulated (a ladder is hls or dash)",
         )
+    encryption = _encryption(spec.encryption, fmt, media_key_url)
     if fmt not in ("hls", "dash"):
         # seg_type/seg_time only mean something for streaming formats; a file ignores them.
-        encryption = _encryption(template, fmt, media_key_url)
         return Packaging(format=fmt, encryption=encryption)
-    seg_type = fields.choice(template, "seg_type", "ts" if fmt == "hls" else "fmp4", SEG_TYPES)
+    seg_type = spec.segments.type or ("ts" if fmt == "hls" else "fmp4")
     if fmt == "dash" and seg_type == "ts":
         raise TaskFailed(NOT_EMULATED, "seg_type ts with format dash is not emulated (fMP4 only)")
     return Packaging(
         format=fmt,
         seg_type=seg_type,
-        seg_time=fields.number(template, "seg_time", HLS_SEGMENT_S, 0.1, MAX_SEGMENT_S),
+        seg_time=float(spec.segments.time or HLS_SEGMENT_S),
         master=ladder and fmt == "hls",
-        encryption=_encryption(template, fmt, media_key_url),
+        encryption=encryption,
     )
 
 
-def _encryption(template: Mapping[str, Any], fmt: str, media_key_url: str) -> Encryption | None:
-    config = fields.mapping(template, "encryption")
-    if not fields.given(config):
+def _encryption(config: EncryptionSpec | None, fmt: str, media_key_url: str) -> Encryption | None:
+    if config is None:
         return None
-    drm = config.get("drm_systems")
-    if fields.given(drm):
-        names = ", ".join(map(str, drm)) if isinstance(drm, list) else str(drm)
-        raise TaskFailed(NOT_EMULATED, f"encryption drm_systems ({names}) are not emulated")
-    raw_mode = str(config.get("mode") or AES_128).strip().lower()
+    if config.drm_systems:
+        raise TaskFailed(
+            NOT_EMULATED,
+            f"encryption drm_systems ({', '.join(config.drm_systems)}) are not emulated",
+        )
+    raw_mode = (config.mode or AES_128).strip().lower()
     mode = _MODE_ALIASES.get(raw_mode)
     if mode is None:
         raise TaskFailed(
@@ -103,55 +103,50 @@ def _encryption(template: Mapping[str, Any], fmt: str, media_key_url: str) -> En
         )
     if fmt != "hls":
         raise TaskFailed(NOT_EMULATED, f"encryption mode aes-128 with format {fmt} is not emulated")
-    key_url = str(config.get("key_url") or "").strip()
-    if key_url and not _KEY_URL.fullmatch(key_url):
-        fields.invalid("encryption.key_url", key_url, "expected a URL without quotes or spaces")
+    key_url = (config.key_url or "").strip()
     if not key_url and not media_key_url:
         raise ValueError("encryption without key_url needs the emulator's media_key_url")
     return Encryption(mode=mode, key_uri=key_url or media_key_url, key=secrets.token_bytes(16))
 
 
-def muxer_args(
+def muxer_options(
     packaging: Packaging, *, out_dir: Path, basename: str, audio: bool, variants: int
-) -> tuple[list[str], Path]:
-    """The muxer's options and the path ffmpeg writes to (a %v pattern for a master)."""
+) -> tuple[dict[str, str], Path]:
+    """The muxer's options (output keywords) and the path ffmpeg writes to (a %v pattern for
+    a master)."""
     if packaging.format == "mp4":
-        return ["-f", "mp4", "-movflags", "+faststart"], out_dir / f"{basename}.mp4"
+        return {"f": "mp4", "movflags": "+faststart"}, out_dir / f"{basename}.mp4"
     if packaging.format == "flv":
-        return ["-f", "flv"], out_dir / f"{basename}.flv"
+        return {"f": "flv"}, out_dir / f"{basename}.flv"
     if packaging.format == "dash":
-        return _dash_args(packaging, basename, audio), out_dir / f"{basename}.mpd"
+        return _dash_options(packaging, basename, audio), out_dir / f"{basename}.mpd"
     stem = f"{basename}_%v" if packaging.master else basename
-    args = ["-f", "hls", "-hls_time", f"{packaging.seg_time:g}", "-hls_playlist_type", "vod"]
-    args += ["-hls_list_size", "0"]
     suffix = SEG_TYPES[packaging.seg_type]
-    args += ["-hls_segment_filename", str(out_dir / f"{stem}_%05d{suffix}")]
+    options = {
+        "f": "hls",
+        "hls_time": f"{packaging.seg_time:g}",
+        "hls_playlist_type": "vod",
+        "hls_list_size": "0",
+        "hls_segment_filename": str(out_dir / f"{stem}_%05d{suffix}"),
+    }
     if packaging.seg_type == "fmp4":
-        args += ["-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", f"{stem}_init.mp4"]
+        options.update({"hls_segment_type": "fmp4", "hls_fmp4_init_filename": f"{stem}_init.mp4"})
     if packaging.master:
         streams = [f"v:{i},a:{i}" if audio else f"v:{i}" for i in range(variants)]
-        args += ["-master_pl_name", f"{basename}.m3u8", "-var_stream_map", " ".join(streams)]
-    return args, out_dir / f"{stem}.m3u8"
+        options.update({"master_pl_name": f"{basename}.m3u8", "var_stream_map": " ".join(streams)})
+    return options, out_dir / f"{stem}.m3u8"
 
 
-def _dash_args(packaging: Packaging, basename: str, audio: bool) -> list[str]:
-    sets = "id=0,streams=v id=1,streams=a" if audio else "id=0,streams=v"
-    return [
-        "-f",
-        "dash",
-        "-seg_duration",
-        f"{packaging.seg_time:g}",
-        "-use_template",
-        "1",
-        "-use_timeline",
-        "1",
-        "-init_seg_name",
-        f"{basename}_init_$RepresentationID$.m4s",
-        "-media_seg_name",
-        f"{basename}_chunk_$RepresentationID$_$Number%05d$.m4s",
-        "-adaptation_sets",
-        sets,
-    ]
+def _dash_options(packaging: Packaging, basename: str, audio: bool) -> dict[str, str]:
+    return {
+        "f": "dash",
+        "seg_duration": f"{packaging.seg_time:g}",
+        "use_template": "1",
+        "use_timeline": "1",
+        "init_seg_name": f"{basename}_init_$RepresentationID$.m4s",
+        "media_seg_name": f"{basename}_chunk_$RepresentationID$_$Number%05d$.m4s",
+        "adaptation_sets": "id=0,streams=v id=1,streams=a" if audio else "id=0,streams=v",
+    }
 
 
 def media_playlists(main: Path) -> list[Path]:

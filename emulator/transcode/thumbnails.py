@@ -1,6 +1,7 @@
-"""Thumbnail snapshots: JPEGs of the first rendition's picture, made in the same ffmpeg run.
+"""Thumbnail snapshots: JPEGs of the first rendition's picture, made in the same ffmpeg run
+(a branch of the graph, graph.py).
 
-Template `thumbnail` (all optional, zero = not given): start_point and interval in seconds,
+Template `thumbnail` (TemplateSpec.thumbnail; zero = not set): start_point and interval in seconds,
 number of snapshots, width and height in pixels. Snapshots are taken at start_point,
 start_point + interval, ... (the first frame at or after each time) until `number` are taken
 or the video ends. number 0 with an interval: as many as fit; interval 0 with a number: spread
@@ -11,17 +12,14 @@ ratio (both 0: the first rendition's size). Files: `<b>_thumb_00001.jpg`, ... be
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from glob import escape
 from pathlib import Path
-from typing import Any
 
-from emulator.transcode import fields
-from emulator.transcode.ladder import MAX_DIMENSION, Graph, filter_spec
+from emulator.errors import TRANSCODE_FAILED, TaskFailed
+from emulator.template_spec import MAX_THUMBNAILS, ThumbnailSpec
 from emulator.transcode.probe import MediaInfo
 
-MAX_THUMBNAILS = 1000
 PATTERN = "{basename}_thumb_%05d.jpg"
 
 
@@ -34,20 +32,17 @@ class Thumbnails:
     height: int
 
 
-def parse(template: Mapping[str, Any], source: MediaInfo) -> Thumbnails | None:
-    config = fields.mapping(template, "thumbnail")
-    if not fields.given(config):
+def parse(config: ThumbnailSpec | None, source: MediaInfo) -> Thumbnails | None:
+    """The snapshots to take; TaskFailed 2003 when start_point is past the input's end."""
+    if config is None:
         return None
-    named = {f"thumbnail.{key}": value for key, value in config.items()}
-    start = fields.number(named, "thumbnail.start_point", 0.0, 0.0, 86_400.0)
-    interval = fields.number(named, "thumbnail.interval", 0.0, 0.0, 86_400.0)
-    number = fields.integer(named, "thumbnail.number", 0, 0, MAX_THUMBNAILS)
-    width = fields.integer(named, "thumbnail.width", 0, 0, MAX_DIMENSION)
-    height = fields.integer(named, "thumbnail.height", 0, 0, MAX_DIMENSION)
+    start, interval, number = float(config.start_point), float(config.interval), config.number
     remaining = source.duration - start
     if source.duration > 0 and remaining <= 0:
-        fields.invalid(
-            "thumbnail.start_point", start, f"before the end of the {source.duration:g} s input"
+        raise TaskFailed(
+            TRANSCODE_FAILED,
+            f"template field thumbnail.start_point is invalid: {config.start_point!r} "
+            f"(before the end of the {source.duration:g} s input)",
         )
     remaining = max(remaining, 0.0)  # 0 when ffprobe could not tell the duration
     if number == 0:
@@ -55,25 +50,7 @@ def parse(template: Mapping[str, Any], source: MediaInfo) -> Thumbnails | None:
         number = min(MAX_THUMBNAILS, max(1, fit))
     if interval == 0 and number > 1:
         interval = remaining / number if remaining > 0 else 1.0
-    return Thumbnails(start, interval, number, width, height)
-
-
-def chain(graph: Graph, picture: str, spec: Thumbnails) -> tuple[str, str]:
-    """Split `picture`: (label that replaces it, label of the thumbnail stream)."""
-    keep, snap = graph.add([picture], filter_spec("split", 2), 2)
-    # Each frame on the grid start + k * interval (1 ms slack for timestamp rounding).
-    grid = f"gte(t,{spec.start:g}+selected_n*{spec.interval:g}-0.001)"
-    snap = graph.add([snap], filter_spec("select", grid))[0]
-    if spec.width or spec.height:
-        size = (spec.width or -2, spec.height or -2)
-        snap = graph.add([snap], filter_spec("scale", *size))[0]
-    return keep, snap
-
-
-def output_args(spec: Thumbnails, label: str, *, out_dir: Path, basename: str) -> list[str]:
-    target = out_dir / PATTERN.format(basename=basename)
-    args = ["-map", f"[{label}]", "-frames:v", str(spec.number), "-fps_mode", "vfr"]
-    return [*args, "-c:v", "mjpeg", "-q:v", "2", "-f", "image2", str(target)]
+    return Thumbnails(start, interval, number, config.width, config.height)
 
 
 def written(out_dir: Path, basename: str) -> list[Path]:

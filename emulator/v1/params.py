@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import Request
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
 
+from emulator import template_spec as spec
 from emulator.api.params import VendorParams, raw_params, validate
 from emulator.db.tasks import STATUSES
 from emulator.services import fields
@@ -22,7 +23,6 @@ M = TypeVar("M", bound=BaseModel)
 
 PREFIX = "/vodencoding/v1"
 ALIASES = {"name": "template_name", "audioBitrate": "audio_bitrate"}
-MAX_RENDITIONS = 10
 DEFAULT_COUNT = 50
 
 
@@ -63,10 +63,7 @@ def v1_params(model: type[M]) -> Callable[[Request], Awaitable[M]]:
 
 def bits_per_second(value: int) -> int:
     """An older vendor document lists audio bitrates 32-128 (kbit/s): under 1000 means kbit/s."""
-    bps = value * 1000 if value < 1000 else value
-    if not 8000 <= bps <= 512_000:
-        raise ValueError("must be 8000-512000 bit/s (or 8-512, read as kbit/s)")
-    return bps
+    return value * 1000 if value < 1000 else value
 
 
 def unix_time(value: Any) -> float:
@@ -81,28 +78,21 @@ def _text(value: Any) -> Any:
     return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
-Short = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(fields.no_control_chars)]
-Quality = Annotated[float, Field(ge=1, le=10, allow_inf_nan=False)]
-Framerate = Annotated[int, Field(ge=1, le=120)]
-Kbps = Annotated[int, Field(ge=1, le=200_000, description="kbit/s")]
+# The range is the template's (TemplateSpec); v1 only reads numbers under 1000 as kbit/s.
 AudioBitrate = Annotated[
-    int, Field(ge=1, description="bit/s (under 1000: kbit/s)"), AfterValidator(bits_per_second)
+    int,
+    spec.NotBool,
+    Field(ge=1, description="bit/s (under 1000: kbit/s)"),
+    AfterValidator(bits_per_second),
+    AfterValidator(spec.audio_bitrate),
 ]
 SampleRate = Annotated[fields.SampleRate, BeforeValidator(_text)]
 UnixTime = Annotated[float, BeforeValidator(unix_time)]
-VideoCodec = Literal["h264", "h265"]
-HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")]
-HeaderValue = Annotated[str, Field(max_length=1024), AfterValidator(fields.no_control_chars)]
 
 
-class Rendition(VendorParams):
+class Rendition(spec.RenditionSpec):
     """One rung of adaptive_streams; a field left out inherits the template's."""
 
-    vcodec: VideoCodec | None = None
-    quality: Quality | None = None
-    resolution: fields.Resolution | None = None
-    framerate: Framerate | None = None
-    video_bitrate: Kbps | None = None
     audio_bitrate: AudioBitrate | None = None
 
     @model_validator(mode="after")
@@ -112,50 +102,33 @@ class Rendition(VendorParams):
         return self
 
 
-class Encryption(VendorParams):
-    provider: Short | None = None
-    mode: Short | None = None
-    key_url: fields.NotifyUrl | None = None
-    http_method: Annotated[Literal["GET", "POST"], BeforeValidator(str.upper)] | None = None
-    headers: Annotated[dict[HeaderName, HeaderValue], Field(max_length=32)] | None = None
-    drm_systems: Annotated[list[Short], Field(max_length=8)] | None = None
-
-
-class Thumbnail(VendorParams):
-    start_point: Annotated[int, Field(ge=0, le=86_400, description="seconds")] | None = None
-    interval: Annotated[int, Field(ge=1, le=86_400, description="seconds")] | None = None
-    number: Annotated[int, Field(ge=1, le=1000)] | None = None
-    width: Annotated[int, Field(ge=2, le=8192)] | None = None
-    height: Annotated[int, Field(ge=2, le=8192)] | None = None
-
-
 class TemplateFields(VendorParams):
-    """Every v1 template field; None means "not given"."""
+    """Every v1 template field, with TemplateSpec's types; None means "not given"."""
 
     description: fields.Text | None = None
-    format: Literal["mp4", "hls", "dash", "flv"] | None = None
-    vcodec: VideoCodec | None = None
+    format: spec.Format | None = None
+    vcodec: spec.VideoCodec | None = None
     acodec: fields.AudioCodec | None = None
-    trans_mode: Short | None = None
+    trans_mode: spec.Short | None = None
     resolution: fields.Resolution | None = None
-    framerate: Framerate | None = None
-    quality: Quality | None = None
-    video_bitrate: Kbps | None = None
-    gop_size: Annotated[int, Field(ge=1, le=10_000, description="frames")] | None = None
-    gop_seconds: Annotated[int, Field(ge=1, le=600, description="seconds")] | None = None
-    seg_type: Literal["ts", "fmp4"] | None = None
-    seg_time: Annotated[int, Field(ge=1, le=120, description="seconds")] | None = None
+    framerate: spec.Framerate | None = None
+    quality: spec.Quality | None = None
+    video_bitrate: spec.Kbps | None = None
+    gop_size: spec.GopFrames | None = None
+    gop_seconds: spec.GopSeconds | None = None
+    seg_type: spec.SegType | None = None
+    seg_time: spec.SegTime | None = None
     audio_bitrate: AudioBitrate | None = None
     audio_sample_rate: SampleRate | None = None
-    audio_channels: Annotated[int, Field(ge=1, le=8)] | None = None
+    audio_channels: spec.Channels | None = None
     logo_path: fields.MediaUrl | None = None
     logo_size: fields.LogoSize | None = None
     logo_offset: fields.LogoPosition | None = None
     adaptive_streams: (
-        Annotated[list[Rendition], Field(min_length=1, max_length=MAX_RENDITIONS)] | None
+        Annotated[list[Rendition], Field(min_length=1, max_length=spec.MAX_RENDITIONS)] | None
     ) = None
-    encryption: Encryption | None = None
-    thumbnail: Thumbnail | None = None
+    encryption: spec.EncryptionSpec | None = None
+    thumbnail: spec.ThumbnailSpec | None = None
 
     def given(self) -> dict[str, Any]:
         return self.model_dump(exclude={"template_name"}, exclude_none=True)

@@ -24,6 +24,7 @@ from emulator.db.models import Task
 from emulator.errors import LOGO_FETCH_FAILED, UPLOAD_FAILED, TaskCancelled, TaskFailed
 from emulator.netguard import NetGuard
 from emulator.storage.store import ObjectStore, ObjectStoreError
+from emulator.template_spec import TemplateSpec
 from emulator.transcode import command, demuxers
 from emulator.transcode.probe import MediaInfo
 from emulator.transcode.runner import FfmpegFailed, run_ffmpeg
@@ -118,7 +119,7 @@ def transcode(job: Job, tools: Tools) -> None:
     out_dir = job.workdir / task.task_id
     out_dir.mkdir()
     plan = job.plan = command.build_plan(
-        {**task.template.get("extra", {}), **task.template},
+        TemplateSpec.from_task(task.template),
         input_path=input_path(job.workdir),
         out_dir=out_dir,
         basename=Path(task.objkey).stem or "output",

@@ -1,4 +1,5 @@
-"""build_plan(): template fields -> ffmpeg arguments, checked as lists and by real runs."""
+"""build_plan(): template fields (read as a task's snapshot) -> ffmpeg arguments, checked as
+lists and by real runs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from emulator.errors import NOT_EMULATED, TRANSCODE_FAILED, TaskFailed
+from emulator.template_spec import TemplateSpec
 from emulator.transcode.clips import make_clip, make_logo
 from emulator.transcode.command import (
     QUALITY_TO_CRF,
@@ -49,7 +51,7 @@ def plan_for(template: dict[str, Any], source: MediaInfo = SOURCE, **kwargs: Any
         "source": source,
         **kwargs,
     }
-    return build_plan(template, **options)
+    return build_plan(TemplateSpec.from_task(template), **options)
 
 
 def option(args: list[str], flag: str) -> str:
@@ -61,7 +63,12 @@ def transcode(template: dict[str, Any], clip: Path, out_dir: Path, **kwargs: Any
     out_dir.mkdir(parents=True, exist_ok=True)
     source = probe(clip)
     plan = build_plan(
-        template, input_path=clip, out_dir=out_dir, basename="out", source=source, **kwargs
+        TemplateSpec.from_task(template),
+        input_path=clip,
+        out_dir=out_dir,
+        basename="out",
+        source=source,
+        **kwargs,
     )
     run_ffmpeg(plan.args, duration_s=source.duration)
     return plan

@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 
 from emulator.errors import NOT_EMULATED, TRANSCODE_FAILED, TaskFailed
+from emulator.template_spec import TemplateSpec
 from emulator.transcode.clips import make_clip, make_logo
 from emulator.transcode.command import EncodePlan, Finished, build_plan, finish, written_files
 from emulator.transcode.probe import probe
 from emulator.transcode.runner import run_ffmpeg
+from emulator.v1.params import normalize
 
 KEY_URL = "http://keys.example/k"
 MPD = "{urn:mpeg:dash:schema:mpd:2011}"
@@ -34,7 +36,7 @@ def plan(template: dict[str, Any], clip: Path, out_dir: Path, **kwargs: Any) -> 
     out_dir.mkdir(parents=True, exist_ok=True)
     options: dict[str, Any] = {"preset": "ultrafast", "progress": None, **kwargs}
     return build_plan(
-        template,
+        TemplateSpec.from_task(normalize(template)),  # as v1 stores it
         input_path=clip,
         out_dir=out_dir,
         basename="out",
