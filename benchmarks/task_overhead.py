@@ -19,6 +19,7 @@ from benchmarks._common import emulator_process, median, wait_http
 from emulator.client import TranscodeClient
 from emulator.config import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
 from emulator.server import free_port
+from emulator.template_spec import TemplateSpec
 from emulator.transcode import command
 from emulator.transcode.clips import make_clip
 from emulator.transcode.probe import probe
@@ -42,7 +43,7 @@ def serve_dir(directory: Path) -> str:
 
 def raw_ffmpeg(clip: Path, out_dir: Path) -> float:
     plan = command.build_plan(
-        TEMPLATE,
+        TemplateSpec.from_task(TEMPLATE),
         input_path=clip,
         out_dir=out_dir,
         basename="raw",
