@@ -72,6 +72,9 @@ def _answer(request: dict[str, Any], log: _ErrorLog) -> dict[str, Any]:
             if request["op"] == "extradata":
                 return {"report": _extradata(container)}
             return {"report": _report(container)}
+    except (av.error.MemoryError, MemoryError) as error:
+        # Past the address-space limit its owner set: not a verdict on the file to pass on.
+        return {"stderr": f"{path}: {error}", "out_of_memory": True}
     except av.error.FFmpegError as error:
         reason = error.strerror or str(error)
     except (OSError, ValueError, UnicodeError) as error:

@@ -25,6 +25,7 @@ from typing import IO, Any
 from emulator.errors import INPUT_NOT_VIDEO, TaskFailed
 from emulator.transcode import demuxers
 from emulator.transcode.media_info import MediaInfo, avc_codecs, failure, media_info
+from emulator.transcode.runner import limit_memory
 
 PROBE_TIMEOUT_S = 60.0
 # How long a (re)started helper may take to import PyAV and take a request; not the file's time.
@@ -42,10 +43,12 @@ class Prober:
     """Probes files in one helper process, one request at a time (thread-safe).
 
     Cheap to construct: the helper starts at start() or at the first probe. close() (or the
-    end of a `with` block) kills and reaps it.
+    end of a `with` block) kills and reaps it. `memory_limit_mb` caps the helper's address
+    space as ffmpeg's is capped (0: no limit); the helper itself needs ~300 MB.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, memory_limit_mb: int = 0) -> None:
+        self._memory_limit_mb = memory_limit_mb  # as ffmpeg's (EMULATOR_FFMPEG_MEMORY_MB); 0: none
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
@@ -79,9 +82,13 @@ class Prober:
         return avc_codecs(str(found["codec_name"]), bytes.fromhex(str(found["extradata"])))
 
     def close(self) -> None:
-        """Kill and reap the helper; calling it again does nothing."""
+        """Kill and reap the helper, at once even during a probe (which then raises
+        ProberUnavailable); calling it again does nothing."""
+        self._closed = True
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.kill()  # not under the lock: a probe may hold it for up to its timeout
         with self._lock:
-            self._closed = True
             self._stop()
 
     def disown(self) -> None:
@@ -108,6 +115,11 @@ class Prober:
             reply = self._exchange(request.encode() + b"\n", timeout_s)
         if "stderr" in reply:
             stderr = str(reply["stderr"])
+            if reply.get("out_of_memory"):
+                limit = f"{self._memory_limit_mb} MB (EMULATOR_FFMPEG_MEMORY_MB)"
+                raise TaskFailed(
+                    INPUT_NOT_VIDEO, f"{_NOT_A_VIDEO}: probing ran out of memory under {limit}"
+                )
             if op != "probe" or demuxers.refused(stderr):
                 raise failure(stderr)
             # Anything else the helper's FFmpeg cannot open, ffprobe (the build the encode uses)
@@ -138,6 +150,8 @@ class Prober:
                 return self._reply(process, monotonic() + timeout_s, f"over {timeout_s:g} s")
             except _HelperGone as gone:
                 self._stop()
+                if self._closed:
+                    raise ProberUnavailable("the prober was closed during the probe") from None
                 raise TaskFailed(INPUT_NOT_VIDEO, f"{_NOT_A_VIDEO}: {gone}") from None
         raise AssertionError("unreachable")
 
@@ -172,6 +186,8 @@ class Prober:
         self._process = subprocess.Popen(
             _HELPER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr
         )
+        if self._memory_limit_mb:
+            limit_memory(self._process.pid, self._memory_limit_mb)
         return self._process
 
     def _stop(self) -> str:

@@ -22,7 +22,7 @@ from emulator.transcode import prober as prober_module
 from emulator.transcode.clips import make_clip, make_logo
 from emulator.transcode.media_info import MediaInfo, media_info
 from emulator.transcode.probe import probe
-from emulator.transcode.prober import Prober
+from emulator.transcode.prober import Prober, ProberUnavailable
 
 FFMPEG = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
 
@@ -198,14 +198,17 @@ def test_helper_crashing_during_a_probe_fails_only_that_probe(
     prober.start()
     pid = prober.pid
     assert pid is not None
+
     # As a decoder's segfault would: the helper dies while it reads the file.
-    killer = threading.Timer(0.5, os.kill, (pid, signal.SIGSEGV))
+    def crash() -> None:
+        _wait_until_blocked_on_fifo(pid)
+        os.kill(pid, signal.SIGSEGV)
+
+    killer = threading.Thread(target=crash)
     killer.start()
-    try:
-        with pytest.raises(TaskFailed) as caught:
-            prober.probe(fifo, timeout_s=30)
-    finally:
-        killer.cancel()
+    with pytest.raises(TaskFailed) as caught:
+        prober.probe(fifo, timeout_s=30)
+    killer.join()
 
     assert caught.value.err_code == INPUT_NOT_VIDEO
     assert caught.value.message.endswith("the probe helper was killed by signal 11")
@@ -239,19 +242,31 @@ def test_close_leaves_no_helper_process(clips: dict[str, Path]) -> None:
     own.close()  # again: nothing to do
 
 
-def test_helper_exits_when_its_owner_is_killed(tmp_path: Path) -> None:
+OWNER = """
+import sys, threading, time
+from pathlib import Path
+from emulator.transcode.prober import Prober, ProberUnavailable
+prober = Prober()
+prober.start()
+print(prober.pid, flush=True)
+if len(sys.argv) > 1:  # busy: FFmpeg blocks opening a FIFO nobody writes
+    threading.Thread(target=prober.probe, args=(Path(sys.argv[1]),), daemon=True).start()
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("busy", [False, True], ids=["idle", "busy"])
+def test_helper_exits_when_its_owner_is_killed(tmp_path: Path, busy: bool) -> None:
+    fifo = tmp_path / "input"
+    os.mkfifo(fifo)
+    args = [str(fifo)] if busy else []
     owner = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time; from emulator.transcode.prober import Prober; "
-            "p = Prober(); p.start(); print(p.pid, flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+        [sys.executable, "-c", OWNER, *args], stdout=subprocess.PIPE, text=True
     )
     assert owner.stdout is not None
     helper = int(owner.stdout.readline())
+    if busy:
+        _wait_until_blocked_on_fifo(helper)
     owner.kill()
     owner.communicate()
 
@@ -261,10 +276,54 @@ def test_helper_exits_when_its_owner_is_killed(tmp_path: Path) -> None:
     assert not _alive(helper)
 
 
+def test_helper_gets_the_memory_limit_ffmpeg_gets(clips: dict[str, Path]) -> None:
+    with Prober(memory_limit_mb=1024) as limited:
+        assert limited.probe(clips["mp4"]).width == 160
+        limits = Path(f"/proc/{limited.pid}/limits").read_text().splitlines()
+    (address_space,) = [line for line in limits if line.startswith("Max address space")]
+    assert address_space.split()[3:5] == [str(1024 << 20)] * 2
+
+
 def test_module_probe_uses_one_shared_prober(clips: dict[str, Path]) -> None:
     assert probe(clips["mp4"]) == ffprobe_info(clips["mp4"])
     assert prober_module.shared() is prober_module.shared()
     assert prober_module.shared().pid is not None
+
+
+def test_close_during_a_probe_stops_the_helper_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "input"
+    os.mkfifo(fifo)
+    own = Prober()
+    own.start()
+    pid = own.pid
+    assert pid is not None
+    failures: list[BaseException] = []
+
+    def hang() -> None:
+        try:
+            own.probe(fifo, timeout_s=60)
+        except BaseException as error:
+            failures.append(error)
+
+    probing = threading.Thread(target=hang)
+    probing.start()
+    _wait_until_blocked_on_fifo(pid)
+    started = time.monotonic()
+    own.close()
+    probing.join(timeout=10)
+
+    assert time.monotonic() - started < 5
+    assert not _alive(pid)
+    assert [type(error) for error in failures] == [ProberUnavailable]
+
+
+def _wait_until_blocked_on_fifo(pid: int) -> None:
+    """Poll until the helper blocks opening a FIFO (Linux's wait channel for that open)."""
+    deadline = time.monotonic() + 10
+    wchan = Path(f"/proc/{pid}/wchan")
+    while wchan.read_text() != "wait_for_partner":
+        assert time.monotonic() < deadline, "the helper never reached the FIFO"
+        time.sleep(0.02)
 
 
 def _alive(pid: int | None) -> bool:
