@@ -111,7 +111,7 @@ class Prober:
         request = json.dumps({"op": op, "path": str(path.resolve()), "options": options})
         with self._lock:
             if self._closed:
-                raise RuntimeError("the prober is closed")
+                raise ProberUnavailable("the prober is closed")
             reply = self._exchange(request.encode() + b"\n", timeout_s)
         if "stderr" in reply:
             stderr = str(reply["stderr"])
