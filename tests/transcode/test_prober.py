@@ -44,13 +44,19 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (root / "hls").mkdir()
     hls = root / "hls" / "out.m3u8"
     _ffmpeg("-i", str(mkv), "-c", "copy", "-f", "hls", "-hls_time", "1", str(hls))
+    (root / "dash").mkdir()
+    dash = root / "dash" / "out.mpd"
+    _ffmpeg("-i", str(mp4), "-c", "copy", "-f", "dash", str(dash))
     cover = make_logo(root / "cover.jpg")
     tone = root / "tone.mp3"
     _ffmpeg("-f", "lavfi", "-i", "sine=duration=1", str(tone))
     mp3 = root / "cover.mp3"
     _ffmpeg("-i", str(tone), "-i", str(cover), "-map", "0", "-map", "1", "-c", "copy",
             "-disposition:v", "attached_pic", str(mp3))  # fmt: skip
-    return {"mp4": mp4, "rotated": rotated, "mkv": mkv, "ts": ts, "hls": hls, "mp3": mp3}
+    return {
+        **{"mp4": mp4, "rotated": rotated, "mkv": mkv, "ts": ts},
+        **{"hls": hls, "dash": dash, "mp3": mp3},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +68,7 @@ def prober() -> Iterator[Prober]:
 def ffprobe_info(path: Path) -> MediaInfo | TaskFailed:
     """What today's ffprobe-based probe made of `path`: the same rules on ffprobe's report."""
     args = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams"]
-    if path.suffix == ".m3u8":
+    if path.suffix in (".m3u8", ".mpd"):
         args += ["-protocol_whitelist", "file,crypto"]
     done = subprocess.run([*args, str(path)], capture_output=True, text=True, check=True)
     try:
@@ -82,7 +88,7 @@ def comparable(info: MediaInfo | TaskFailed) -> MediaInfo | str:
     return repr(info) if isinstance(info, TaskFailed) else info
 
 
-@pytest.mark.parametrize("kind", ["mp4", "rotated", "mkv", "hls", "mp3"])
+@pytest.mark.parametrize("kind", ["mp4", "rotated", "mkv", "hls", "dash", "mp3"])
 def test_prober_figures_equal_ffprobe_figures(
     prober: Prober, clips: dict[str, Path], kind: str
 ) -> None:
@@ -138,7 +144,7 @@ def ffprobe_avc_codecs(path: Path) -> str:
     return f"avc1.{data[start + 4 : start + 7].hex()}" if start >= 0 else ""
 
 
-@pytest.mark.parametrize("kind", ["mp4", "ts"])
+@pytest.mark.parametrize("kind", ["mp4", "ts", "hls"])
 def test_avc_codecs_equal_ffprobe_extradata(
     prober: Prober, clips: dict[str, Path], kind: str
 ) -> None:
