@@ -77,8 +77,9 @@ def _answer(request: dict[str, Any], log: _ErrorLog) -> dict[str, Any]:
         return {"stderr": f"{path}: {error}", "out_of_memory": True}
     except av.error.FFmpegError as error:
         reason = error.strerror or str(error)
-    except (OSError, ValueError, UnicodeError) as error:
-        reason = str(error)
+    except Exception as error:
+        # A stream this module does not expect: reported, so the owner asks ffprobe instead.
+        reason = f"{type(error).__name__}: {error}"
     return {"stderr": "\n".join([*log.lines, f"{path}: {reason}"])}
 
 
