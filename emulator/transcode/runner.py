@@ -121,7 +121,7 @@ def run_ffmpeg(
         args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     if memory_limit_mb:
-        _limit_memory(process.pid, memory_limit_mb)
+        limit_memory(process.pid, memory_limit_mb)
     assert process.stdout is not None and process.stderr is not None
     progress, tail = _Progress(process.stdout), _Tail(process.stderr)
     reporter = _Reporter(on_progress, duration_s)
@@ -208,8 +208,9 @@ class _Reporter:
             self._on_progress(100.0)
 
 
-def _limit_memory(pid: int, megabytes: int) -> None:
-    """Cap ffmpeg's address space (RLIMIT_AS): past it its allocations fail and it exits.
+def limit_memory(pid: int, megabytes: int) -> None:
+    """Cap ffmpeg's (or the probe helper's) address space (RLIMIT_AS): past it its allocations
+    fail and it exits.
 
     Set from outside once Popen returns, i.e. after exec, while ffmpeg is still loading its
     libraries (~60 ms) and long before it allocates frames. A preexec_fn would set it before

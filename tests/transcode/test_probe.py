@@ -1,4 +1,4 @@
-"""probe(): what ffprobe says about inputs, and refusing what is not a video (err_code 2002)."""
+"""probe(): what a probe says about inputs, and refusing what is not a video (err_code 2002)."""
 
 from __future__ import annotations
 
