@@ -221,7 +221,9 @@ def test_invalid_stored_template_fails_2003(
     api: TranscodeClient, storage_id: str, clip_url: str, emulator: EmulatorServer
 ) -> None:
     with emulator.app.state.ctx.db.write() as session:  # stored behind the API's back
-        templates.add(session=session, name="broken", fields={"resolution": "huge"}, now=0)
+        template = templates.add(session=session, name="broken", fields={}, now=0)
+        template.resolution = "huge"
+        session.add(template)
     data = run_task(api, storage_id, clip_url, "broken")
     assert (data["status"], data["err_code"]) == ("fail", 2003)
     assert "resolution" in data["err_msg"]

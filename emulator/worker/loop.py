@@ -37,7 +37,7 @@ from emulator.errors import TaskCancelled, TaskFailed
 from emulator.netguard import NetGuard
 from emulator.services import faults
 from emulator.storage.store import ObjectStore
-from emulator.transcode.probe import probe
+from emulator.transcode.prober import Prober
 from emulator.worker import job as stages
 from emulator.worker.alive import alive_file, hold_alive_lock, is_alive
 from emulator.worker.hooks import StageHooks
@@ -86,9 +86,6 @@ class Worker:
         self._alive: int | None = None  # the lock that says this worker's temp dir is in use
         self._ledger = Ledger(
             db=db, worker_id=self.worker_id, stopping=self._stop, on_change=self.on_change
-        )
-        self._tools = Tools(
-            settings=settings, objects=objects, guard=self.guard, probe=probe, save=self._save
         )
 
     # -- lifecycle of the worker itself ------------------------------------------------------
@@ -218,22 +215,32 @@ class Worker:
                 self._stop.wait(LISTEN_CHECK_S)
 
     def _slot(self) -> None:
-        while not self._stop.is_set():
-            try:
-                job = self._claim()
-            except Exception:
-                log.exception("claiming a task failed")
-                job = None
-            if job is None:
-                self.wakeup.wait()
-                self.wakeup.clear()
-                continue
-            try:
-                self._run(job)
-            except Exception:
-                # Only a refused bookkeeping write gets here: the slot lives on, and the
-                # task goes back to pending once its lease runs out.
-                log.exception("task %s: could not record how it ended", job.task_id)
+        # The slot's own probe helper, loaded while it waits for its first task.
+        with Prober(memory_limit_mb=self.settings.ffmpeg_memory_mb) as prober:
+            prober.start()
+            tools = Tools(
+                settings=self.settings,
+                objects=self.objects,
+                guard=self.guard,
+                probe=prober.probe,
+                save=self._save,
+            )
+            while not self._stop.is_set():
+                try:
+                    job = self._claim()
+                except Exception:
+                    log.exception("claiming a task failed")
+                    job = None
+                if job is None:
+                    self.wakeup.wait()
+                    self.wakeup.clear()
+                    continue
+                try:
+                    self._run(job, tools)
+                except Exception:
+                    # Only a refused bookkeeping write gets here: the slot lives on, and the
+                    # task goes back to pending once its lease runs out.
+                    log.exception("task %s: could not record how it ended", job.task_id)
 
     def _claim(self) -> Job | None:
         with self.db.write(concurrent=True) as session:
@@ -262,7 +269,7 @@ class Worker:
 
     # -- one task ----------------------------------------------------------------------------
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Job, tools: Tools) -> None:
         self.jobs[job.task_id] = job
         if self._stop.is_set():
             job.lost.set()
@@ -270,7 +277,7 @@ class Worker:
         beat.start()
         outcome = Outcome("requeued")  # what an escaping BaseException leaves: the lease decides
         try:
-            self._stages(job)
+            self._stages(job, tools)
             outcome = Outcome("success", stages.success_fields(job))
         except TaskCancelled:
             outcome = Outcome("cancelled")
@@ -291,7 +298,7 @@ class Worker:
                 _remove(job.workdir)
                 self.jobs.pop(job.task_id, None)
 
-    def _stages(self, job: Job) -> None:
+    def _stages(self, job: Job, tools: Tools) -> None:
         entered = None
         for status, stage in stages.STAGES:
             if status != entered:
@@ -301,7 +308,7 @@ class Worker:
                     status, task_id=job.task_id, taken=job.faults, check=job.check, pause=job.pause
                 )
                 entered = status
-            stage(job, self._tools)
+            stage(job, tools)
 
     def _advance(self, job: Job, to: str, **fields: Any) -> None:
         with self.db.write(concurrent=True) as session:

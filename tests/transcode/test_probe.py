@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from emulator.errors import INPUT_NOT_VIDEO, TaskFailed
-from emulator.transcode import probe as probe_module
 from emulator.transcode.clips import make_clip, make_logo
-from emulator.transcode.probe import Probing, probe
-from tests.processes import running
+from emulator.transcode.probe import probe
 
 
 @pytest.fixture(scope="module")
@@ -101,96 +94,3 @@ def test_probe_of_missing_file_is_not_a_video(tmp_path: Path) -> None:
         probe(tmp_path / "missing.mp4")
 
     assert caught.value.err_code == INPUT_NOT_VIDEO
-
-
-# Probing's gate: ffprobe loads before the file exists and reads it once released.
-
-
-def _ffprobe_pids(gate_dir: Path) -> list[int]:
-    return list(running("ffprobe", mentioning=gate_dir))
-
-
-needs_lifeline = pytest.mark.skipif(
-    not probe_module._LIFELINE, reason="gated ffprobe starts early only where setpriv exists"
-)
-
-
-@needs_lifeline
-def test_gated_probe_waits_for_the_file_and_reads_it_whole(clip: Path, tmp_path: Path) -> None:
-    target = tmp_path / "input"
-    with Probing(target, gate_dir=tmp_path) as probing:
-        time.sleep(0.3)  # ffprobe is loaded and waits: the file does not exist yet
-        assert probing.waiting
-        assert _ffprobe_pids(tmp_path)
-        shutil.copyfile(clip, target)
-        probing.release()
-        assert not probing.waiting
-        info = probing.result()
-    assert info == probe(target)
-    assert (info.width, info.height, info.has_audio) == (160, 120, True)
-    assert _ffprobe_pids(tmp_path) == []
-    assert list(tmp_path.iterdir()) == [target]  # the gate (a FIFO) is gone
-
-
-def test_gated_probe_of_what_is_no_video_fails_like_probe(tmp_path: Path) -> None:
-    target = tmp_path / "input"
-    with Probing(target, gate_dir=tmp_path) as probing:
-        target.write_text("not a video\n")
-        with pytest.raises(TaskFailed) as caught:
-            probing.result()
-    assert caught.value.err_code == INPUT_NOT_VIDEO
-    assert caught.value.message.startswith("input is not a decodable video: ")
-
-
-def test_gated_probe_released_at_once_still_reads_the_file(clip: Path, tmp_path: Path) -> None:
-    """Released before ffprobe has even loaded: it reads the file when it gets there."""
-    with Probing(clip, gate_dir=tmp_path) as probing:
-        info = probing.result()
-    assert info == probe(clip)
-
-
-def test_gated_probe_never_released_leaves_no_process_and_no_fifo(tmp_path: Path) -> None:
-    with Probing(tmp_path / "input", gate_dir=tmp_path):
-        time.sleep(0.2)
-    assert _ffprobe_pids(tmp_path) == []
-    assert list(tmp_path.iterdir()) == []
-
-
-@needs_lifeline
-def test_a_waiting_ffprobe_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
-    """kill -9 of its owner must not leave an ffprobe waiting on its gate forever."""
-    owner = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from pathlib import Path; "
-            "from emulator.transcode.probe import Probing; "
-            f"p = Probing(Path({str(tmp_path)!r}) / 'input', gate_dir=Path({str(tmp_path)!r})); "
-            "print('ready', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert owner.stdout is not None and owner.stdout.readline().strip() == "ready"
-    time.sleep(0.2)
-    assert len(_ffprobe_pids(tmp_path)) == 1
-    owner.kill()
-    owner.communicate()
-    deadline = time.monotonic() + 5
-    while _ffprobe_pids(tmp_path) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _ffprobe_pids(tmp_path) == []
-
-
-@needs_lifeline
-def test_a_waiting_ffprobe_killed_before_release_is_replaced(clip: Path, tmp_path: Path) -> None:
-    """Its death is not the file's fault: a fresh ffprobe measures the file, no 2002."""
-    target = tmp_path / "input"
-    with Probing(target, gate_dir=tmp_path) as probing:
-        time.sleep(0.2)
-        (pid,) = _ffprobe_pids(tmp_path)
-        os.kill(pid, signal.SIGKILL)
-        shutil.copyfile(clip, target)
-        info = probing.result()  # at once: the kill may not have been noticed yet
-        assert not probing.waiting
-    assert info == probe(clip)
