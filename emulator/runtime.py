@@ -172,7 +172,6 @@ class Runtime:
         snapshot's pending tasks."""
         self._initial_state()
         self.faults.invalidate()
-        self.ctx.nonces.clear()
         self.ctx.wake_workers()
         self.ctx.task_changes.notify()
 

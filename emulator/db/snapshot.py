@@ -60,6 +60,7 @@ def save(db: Database, dest: Path) -> Counts:
             copy.execute("PRAGMA journal_mode=DELETE")  # one file, no -wal beside it
     finally:
         raw.close()
+    os.chmod(dest, 0o600)  # access keys and storage credentials, as in the data dir
     with open(dest, "rb") as f:
         os.fsync(f.fileno())
     return counts

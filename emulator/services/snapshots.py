@@ -157,7 +157,8 @@ def _check_older(info: SnapshotInfo) -> None:
     if info.revision not in {rev.revision for rev in script.walk_revisions()}:
         raise OperationFail(
             f"name: snapshot {info.name!r} has schema revision {info.revision}, newer than "
-            f"this emulator's {HEAD_REVISION}: restore it with the emulator version that saved it"
+            f"this emulator's {HEAD_REVISION} (or unknown to it): restore it with the emulator "
+            "version that saved it"
         )
 
 
