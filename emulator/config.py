@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     data_dir: Path = Path(".emulator-data")
+    # Named snapshots of the whole state (services/snapshots.py); None: <data_dir>/snapshots.
+    snapshot_dir: Path | None = None
     database_url: str | None = None
     log_level: str = "info"
     # The console's format: a line per request and per task transition (emulator/logs.py).
@@ -109,6 +111,10 @@ class Settings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'emulator.sqlite3'}"
+
+    @property
+    def snapshots_path(self) -> Path:
+        return self.snapshot_dir or self.data_dir / "snapshots"
 
     @property
     def api_base_url(self) -> str:

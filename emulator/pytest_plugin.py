@@ -4,8 +4,12 @@
     transcode_client    function: its signed TranscodeClient, after a reset (isolated tests)
     transcode_client_v1 function: a TranscodeClientV1 (/vodencoding/v1, Basic auth), after a reset
 
+With --transcode-emulator-snapshot NAME (or the ini setting) both clients start from that
+snapshot, restored before each test, instead of from a reset.
+
 Nothing starts unless a test uses one of them. Options: --transcode-emulator-url,
---transcode-emulator-token, and the transcode_emulator_* ini settings (README, "pytest plugin").
+--transcode-emulator-token, --transcode-emulator-snapshot, and the transcode_emulator_* ini
+settings (README, "pytest plugin").
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ INI = {
     "transcode_emulator_startup_timeout": "seconds to wait for a healthy emulator (default 60)",
     "transcode_emulator_seed": "seed file (EMULATOR_SEED) of the started emulator, relative to "
     "the rootdir",
+    "transcode_emulator_snapshot": "snapshot every test starts from instead of a reset",
+    "transcode_emulator_snapshot_dir": "EMULATOR_SNAPSHOT_DIR of the started emulator, relative "
+    "to the rootdir (default: in its temporary data dir)",
 }
 
 
@@ -53,6 +60,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="seed file (storages with fixed ids, templates, keys) the started emulator applies "
         "at start and at every reset (README, From pytest)",
+    )
+    group.addoption(
+        "--transcode-emulator-snapshot",
+        default=None,
+        metavar="NAME",
+        help="start every test from this snapshot (restored before each test) instead of an "
+        "empty, reset emulator (README, Snapshots)",
     )
     for name, help_text in INI.items():
         parser.addini(name, help_text, default="")
@@ -84,7 +98,10 @@ def emulator_options(config: pytest.Config) -> EmulatorOptions:
         if not where.is_file():
             raise pytest.UsageError(f"transcode_emulator seed file {where} does not exist")
         settings["seed"] = str(where.resolve())
+    if ini("snapshot_dir"):
+        settings["snapshot_dir"] = str((config.rootpath / ini("snapshot_dir")).resolve())
     options.settings = settings
+    options.snapshot = config.getoption("--transcode-emulator-snapshot") or ini("snapshot") or None
     options.url = config.getoption("--transcode-emulator-url") or ini("url") or None
     options.control_token = (
         config.getoption("--transcode-emulator-token")
@@ -119,8 +136,9 @@ def transcode_emulator(pytestconfig: pytest.Config) -> Iterator[TranscodeEmulato
 
 @pytest.fixture
 def transcode_client(transcode_emulator: TranscodeEmulator) -> TranscodeClient:
-    """The emulator's signed client, after a reset: every test starts from a fresh emulator."""
-    transcode_emulator.reset()
+    """The emulator's signed client, after a reset (or the snapshot's restore): every test
+    starts from the same state."""
+    transcode_emulator.begin_test()
     return transcode_emulator.client
 
 
@@ -129,7 +147,7 @@ def transcode_client_v1(transcode_emulator: TranscodeEmulator) -> Iterator[Trans
     """The current generation's client (HTTP Basic, /vodencoding/v1 shapes), after a reset."""
     from emulator.clients.v1 import TranscodeClientV1
 
-    transcode_emulator.reset()
+    transcode_emulator.begin_test()
     with TranscodeClientV1(
         transcode_emulator.base_url,
         transcode_emulator.access_key_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,8 @@ class Runtime:
         self.requests: RequestLog = ctx.request_log
         self.seed: seed.Seed | None = None
         self.started = False
+        # Saves, restores and deletes of snapshots take turns (services/snapshots.py).
+        self.snapshot_lock = threading.Lock()
 
     def start(self) -> None:
         """Everything but HTTP; `serve` calls it before uvicorn, so a busy S3 port or a bad
@@ -172,6 +175,15 @@ class Runtime:
             self.requests.clear()
             self.ctx.stage_rules_changed()
         self.ctx.nonces.clear()
+
+    def restored(self) -> None:
+        """After a snapshot replaced the database and objects: what start-up guarantees
+        (configured key, S3 endpoint record, seed rows), then the worker wakes to run the
+        snapshot's pending tasks."""
+        self._initial_state()
+        self.faults.invalidate()
+        self.ctx.wake_workers()
+        self.ctx.task_changes.notify()
 
     def health(self) -> dict[str, Any]:
         with self.ctx.db.read() as session:

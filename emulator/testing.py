@@ -50,6 +50,7 @@ class EmulatorOptions:
     mode: Mode = "subprocess"
     settings: dict[str, str] = field(default_factory=dict)  # other EMULATOR_* settings
     startup_timeout_s: float = 60.0
+    snapshot: str | None = None  # each test starts from this snapshot instead of a reset
 
 
 class EmulatorStartError(RuntimeError):
@@ -73,6 +74,7 @@ class TranscodeEmulator:
         self.access_key_id = options.access_key_id
         self.access_key_secret = options.access_key_secret
         self.control_token = options.control_token
+        self.snapshot = options.snapshot
         self.s3_endpoint = s3_endpoint
         self.data_dir = data_dir
         self.started_in_s = started_in_s
@@ -125,6 +127,24 @@ class TranscodeEmulator:
                 f"{exc.detail}): it needs EMULATOR_CONTROL=on, and its control token if it "
                 "has one (--transcode-emulator-token)"
             ) from None
+
+    def restore(self, name: str) -> None:
+        """Replace the whole state with snapshot `name` (README, Snapshots)."""
+        try:
+            self.client.control.restore_snapshot(name)
+        except ApiError as exc:
+            raise EmulatorStartError(
+                f"cannot restore snapshot {name!r} on the emulator at {self.base_url} "
+                f"({exc.code} {exc.msg}: {exc.detail}); save it first (`transcode-emulator "
+                "snapshot save`, or control.save_snapshot in a session fixture)"
+            ) from None
+
+    def begin_test(self) -> None:
+        """The state a test starts from: the configured snapshot, else a fresh emulator."""
+        if self.snapshot:
+            self.restore(self.snapshot)
+        else:
+            self.reset()
 
     def put_input(self, source: Path | str | bytes, key: str, *, bucket: str = "inputs") -> str:
         """Put a file (or bytes) into the object store; returns its `s3://bucket/key` URL."""

@@ -2,7 +2,7 @@
 
 Server: serve, worker, s3, migrate. Client (a running emulator, like awslocal): call,
 create-task, query-task, wait, tasks, templates, storages, sign, reset, keys, callbacks,
-redeliver, inbox.
+redeliver, inbox, snapshot.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from emulator import __version__
-from emulator.cli import api, callbacks, control, serve, sign, wait
+from emulator.cli import api, callbacks, control, serve, sign, snapshots, wait
 from emulator.cli.options import Parser
 
 __all__ = ["main"]
@@ -49,6 +49,7 @@ def _parser() -> Parser:
     wait.add_commands(commands)
     control.add_commands(commands)  # reset | keys | tasks
     callbacks.add_commands(commands)  # callbacks | redeliver | inbox
+    snapshots.add_commands(commands)  # snapshot save | list | restore | delete
     sign.add_commands(commands)
     return parser
 

@@ -23,6 +23,7 @@ from emulator.control.models import (
     KeyInfo,
     KeyPair,
     RequestEntry,
+    SnapshotInfo,
     TaskRow,
 )
 from emulator.errors import ERRORS_BY_CODE, ApiError, EmptyResult, InternalError
@@ -88,6 +89,22 @@ class ControlClient:
         body = {"parts": list(parts)} if parts is not None else None
         reset: list[str] = self.call("POST", "/reset", json=body)["reset"]
         return reset
+
+    # -- snapshots ---------------------------------------------------------------------------
+
+    def save_snapshot(self, name: str) -> SnapshotInfo:
+        """Save the whole state (database and embedded-S3 objects) as snapshot `name`."""
+        return SnapshotInfo.model_validate(self.call("POST", "/snapshots", json={"name": name}))
+
+    def list_snapshots(self) -> list[SnapshotInfo]:
+        return [SnapshotInfo.model_validate(s) for s in self.call("GET", "/snapshots")]
+
+    def restore_snapshot(self, name: str) -> SnapshotInfo:
+        """Replace the whole state with snapshot `name` (tasks in flight stop first)."""
+        return SnapshotInfo.model_validate(self.call("POST", f"/snapshots/{name}/restore"))
+
+    def delete_snapshot(self, name: str) -> None:
+        self.call("DELETE", f"/snapshots/{name}")
 
     # -- access keys -------------------------------------------------------------------------
 

@@ -26,6 +26,24 @@ class ResetOut(Model):
     reset: list[str]
 
 
+class SnapshotIn(BaseModel):
+    name: str = Field(description="letters, digits, '-', '_' and '.' (not first), up to 64")
+
+
+class SnapshotInfo(Model):
+    """A saved snapshot (GET /_emulator/snapshots); `bytes` is its size on disk, objects
+    hard-linked from the live store counted in full."""
+
+    name: str
+    created: float
+    tasks: int
+    storages: int
+    templates: int = Field(description="custom templates (built-ins come with the schema)")
+    objects: int
+    bytes: int
+    revision: str = Field(description="the schema revision it was saved at")
+
+
 class KeyIn(BaseModel):
     access_key_id: str | None = Field(None, description="16 characters (default: random)")
     access_key_secret: str | None = Field(None, description="32 characters (default: random)")

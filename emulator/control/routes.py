@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Query, Request
 
-from emulator.control import clock, faults, holds, keys, requestlog, tasks
+from emulator.control import clock, faults, holds, keys, requestlog, snapshots, tasks
 from emulator.control.common import TAG, TokenDep, control_router
 from emulator.control.models import ResetIn, ResetOut
 from emulator.errors import BadParam
@@ -39,5 +39,5 @@ def reset(
     return ResetOut(reset=chosen)
 
 
-for _module in (keys, faults, tasks, holds, clock, requestlog):
+for _module in (keys, faults, tasks, holds, clock, requestlog, snapshots):
     router.include_router(_module.router)

@@ -148,6 +148,60 @@ class EmbeddedS3:
         """Delete every bucket and object, in memory and on disk."""
         self._mirror.clear()
 
+    # -- snapshots (services/snapshots.py) ---------------------------------------------------
+    # Object files are never written in place (a new file, then a rename), so a hard link to
+    # one is a frozen copy of that object: a snapshot costs directory entries, not bytes.
+
+    def export_objects(self, dest: Path) -> tuple[int, int]:
+        """Link (or copy, where links fail) every persisted object into `dest`, as one
+        instant of the store: the mirror's lock holds writes off meanwhile. Returns
+        (objects, bytes on disk)."""
+        count = size = 0
+        dest.mkdir(parents=True, exist_ok=True)
+        with self._mirror._lock:
+            for bucket in sorted(self._mirror.root.iterdir()):
+                if bucket.name.startswith(".") or not bucket.is_dir():
+                    continue  # a bucket create or delete cut short
+                target = dest / bucket.name
+                target.mkdir()
+                for path in bucket.iterdir():
+                    if path.name.startswith(".") and path.name != _BUCKET_FILE:
+                        continue  # a write cut short
+                    _link_or_copy(path, target / path.name)
+                    if path.name != _BUCKET_FILE:
+                        count += 1
+                        size += path.stat().st_size
+                _fsync_dir(target)
+        _fsync_dir(dest)
+        return count, size
+
+    def replace_objects(self, src: Path) -> None:
+        """Make the store exactly the objects of `src` (a directory export_objects wrote)."""
+        self._mirror.clear()
+        root = self._mirror.root
+        for bucket in sorted(src.iterdir()):
+            if not bucket.is_dir():
+                continue
+            # Staged under a dot-name, as the mirror stages buckets: a restore cut short
+            # leaves only what restore() removes.
+            staging = root / f".new-{uuid.uuid4().hex}"
+            staging.mkdir()
+            for path in bucket.iterdir():
+                _link_or_copy(path, staging / path.name)
+            _fsync_dir(staging)
+            os.replace(staging, root / bucket.name)
+        _fsync_dir(root)
+        self._mirror.restore()
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or one without hard links
+        shutil.copyfile(source, target)
+        with open(target, "rb+") as f:
+            os.fsync(f.fileno())
+
 
 class _DurableS3App:
     """WSGI middleware: after moto applies a mutating request, persist its effect, then reply.
