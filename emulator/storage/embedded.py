@@ -11,26 +11,32 @@ moto has no persistence API, so this module is the one adapter that touches its 
                                     [partition].buckets, reset()
     moto.s3.models.S3Backend        create_bucket(), put_object() when restoring from disk
     moto.s3.models.FakeBucket       .keys (the live objects of a bucket)
-    moto.s3.models.FakeKey          .name, .value, .etag, .metadata, set_metadata(),
+    moto.s3.models.FakeKey          .name, .etag, .size, .metadata, set_metadata(),
                                     .last_modified, .storage_class, .checksum_algorithm,
-                                    .checksum_type, .checksum_value, .disposed, and the
-                                    class's instances_tracked list
-    moto.s3.models.FakeMultipart    its instances_tracked list, emptied on reset
+                                    .checksum_type, .checksum_value, .disposed, .lock (the
+                                    lock moto's .value takes), ._value_buffer (the body's
+                                    file: read when persisting, then replaced by a BodyFile
+                                    onto the object file), .contentsize (what .size returns),
+                                    .multipart, and the class's instances_tracked list
+                                    (emptied on reset, its disposed keys dropped as it grows)
+    moto.s3.models.FakeMultipart    .dispose() and .parts of a completed upload (emptied once
+                                    the object is persisted), its instances_tracked list,
+                                    emptied on reset
+    moto.settings                   MOTO_S3_DEFAULT_KEY_BUFFER_SIZE (documented; read at each
+                                    FakeKey's creation), set when unset
 
 Everything else in the emulator reaches S3 through boto3 (storage/store.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,17 +56,26 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from emulator.origins import SitePolicy
 from emulator.ports import bind_port
 from emulator.storage.guard import S3SiteGuard
+from emulator.storage.objectfiles import CHUNK, BodyFile
+from emulator.storage.objectfiles import bucket_dirname as _bucket_dirname
+from emulator.storage.objectfiles import fsync_dir as _fsync_dir
+from emulator.storage.objectfiles import key_filename as _key_filename
+from emulator.storage.objectfiles import write_atomically as _write_atomically
 
 log = logging.getLogger(__name__)
 
 _MUTATING = frozenset({"PUT", "POST", "DELETE"})
 _BUCKET_FILE = ".bucket.json"
-# Hex doubles a key's length; longer keys are named by their hash (the header keeps the key).
-_MAX_HEX_NAME = 200
-_PLAIN_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 # serve_forever() checks for shutdown this often; moto's default 0.5 s makes every stop() slow.
 _POLL_INTERVAL_S = 0.1
 _SYNC_ATTEMPTS = 3
+# moto's documented setting: bodies above this size spill from memory to a temporary file
+# while moto holds them (an upload's parts until it completes; a PUT until it is persisted,
+# when _serve_from_file drops the copy). Its default is just under 5 MiB per part.
+_KEY_BUFFER_SIZE = str(1024 * 1024)
+# moto tracks every FakeKey it ever made, disposed or not; past this many the disposed ones
+# (overwritten or deleted objects) are let go, so a long run's overwrites do not pile up.
+_TRACKED_KEYS_MIN = 4096
 
 
 class EmbeddedS3:
@@ -92,6 +107,7 @@ class EmbeddedS3:
             raise RuntimeError("EmbeddedS3 is already started")
         # One access-log line per S3 request drowns everything else.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        os.environ.setdefault("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", _KEY_BUFFER_SIZE)
         self._mirror.restore()
         app = S3SiteGuard(_DurableS3App(create_backend_app("s3"), self._mirror), self._policy)
         # Bound here rather than by werkzeug, which prints and exits the process on a busy
@@ -257,6 +273,7 @@ class _DiskMirror:
         # bucket -> key -> the FakeKey its file holds. moto builds a new FakeKey for every
         # PUT, copy and completed upload, so identity says whether a file is current.
         self._written: dict[str, dict[str, FakeKey]] = {}
+        self._prune_at = _TRACKED_KEYS_MIN
 
     def restore(self) -> None:
         """Make moto's S3 state exactly what is on disk."""
@@ -296,6 +313,17 @@ class _DiskMirror:
             elif reconcile:
                 for name in set(written) | set(bucket.keys):
                     self._sync_key(bucket, written, name)
+            self._forget_disposed_keys()
+
+    def _forget_disposed_keys(self) -> None:
+        # The list is only read by moto's reset(), to dispose keys; these already are. A key
+        # made by another request while the list is rebuilt may drop out of it: it is still
+        # disposed by reset() through its bucket, or when it is garbage-collected.
+        tracked = FakeKey.instances_tracked  # type: ignore[attr-defined]
+        if len(tracked) < self._prune_at:
+            return
+        tracked[:] = [key for key in tracked if not key.disposed]
+        self._prune_at = max(_TRACKED_KEYS_MIN, 2 * len(tracked))
 
     def _ensure_bucket_dir(self, bucket: FakeBucket) -> dict[str, FakeKey]:
         written = self._written.get(bucket.name)
@@ -341,9 +369,10 @@ class _DiskMirror:
             if written.get(name) is current:
                 return
             try:
-                _write_atomically(path, _object_chunks(current))
+                body = _persist(path, current)
             except _Superseded:
                 continue
+            _serve_from_file(current, body)
             written[name] = current
             return
         log.warning("embedded S3: %s/%s kept changing while being persisted", bucket.name, name)
@@ -369,16 +398,18 @@ class _DiskMirror:
 
 
 def _restore_key(backend: S3Backend, bucket_name: str, path: Path) -> FakeKey | None:
+    # Only the header line is read: the body stays in its file until a request reads it.
     try:
-        with open(path, "rb") as f:
-            header = json.loads(f.readline())
-            body = f.read()
-        if len(body) != header["size"]:
-            raise ValueError(f"body is {len(body)} bytes, header says {header['size']}")
+        with open(path, "rb", buffering=0) as f:
+            line = f.readline()
+            header = json.loads(line)
+            body = BodyFile.of(path, len(line), os.fstat(f.fileno()))
+        if body.size != header["size"]:
+            raise ValueError(f"body is {body.size} bytes, header says {header['size']}")
         key = backend.put_object(
             bucket_name,
             header["key"],
-            body,
+            b"",
             storage=header["storage_class"],
             etag=header["etag"],
             checksum_value=header["checksum_value"],
@@ -391,31 +422,73 @@ def _restore_key(backend: S3Backend, bucket_name: str, path: Path) -> FakeKey | 
     key.last_modified = datetime.fromisoformat(header["last_modified"])
     key.checksum_algorithm = header["checksum_algorithm"]
     key.checksum_type = header["checksum_type"]
+    _serve_from_file(key, body)
     return key
 
 
-def _object_chunks(key: FakeKey) -> list[bytes]:
-    """The object file: a JSON header line, then the body."""
+def _persist(path: Path, key: FakeKey) -> BodyFile:
+    """Write the key's object file (a JSON header line, then the body); return its body."""
+    header_length = 0
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal header_length
+        # Under the key's lock, like moto's own reads: its buffer has one file position.
+        with key.lock:
+            try:
+                etag = key.etag
+                buffer = key._value_buffer
+                buffer.seek(0)
+                header = {
+                    "key": key.name,
+                    "size": key.size,
+                    "etag": etag.strip('"'),
+                    "last_modified": key.last_modified.isoformat(),
+                    "storage_class": key.storage_class,
+                    "metadata": dict(key.metadata),
+                    "checksum_algorithm": key.checksum_algorithm,
+                    "checksum_value": key.checksum_value,
+                    "checksum_type": key.checksum_type,
+                }
+                # json.dumps escapes control characters, so the header is exactly one line.
+                line = json.dumps(header).encode() + b"\n"
+                header_length = len(line)
+                yield line
+                while chunk := buffer.read(CHUNK):
+                    yield chunk
+            except ValueError:
+                if key.disposed:  # moto closes a replaced or deleted key's buffer
+                    raise _Superseded from None
+                raise
+
+    written = chunks()
     try:
-        body = key.value
-        etag = key.etag
-    except ValueError:
-        if key.disposed:  # moto closes a replaced or deleted key's buffer
-            raise _Superseded from None
-        raise
-    header = {
-        "key": key.name,
-        "size": len(body),
-        "etag": etag.strip('"'),
-        "last_modified": key.last_modified.isoformat(),
-        "storage_class": key.storage_class,
-        "metadata": dict(key.metadata),
-        "checksum_algorithm": key.checksum_algorithm,
-        "checksum_value": key.checksum_value,
-        "checksum_type": key.checksum_type,
-    }
-    # json.dumps escapes control characters, so the header is exactly one line.
-    return [json.dumps(header).encode() + b"\n", body]
+        stat = _write_atomically(path, written)
+    finally:
+        written.close()
+    body = BodyFile.of(path, header_length, stat)
+    if body.size != key.size:
+        raise OSError(f"wrote {body.size} bytes of {key.name!r}, moto holds {key.size}")
+    return body
+
+
+def _serve_from_file(key: FakeKey, body: BodyFile) -> None:
+    """Let moto read the key's body from its object file, and drop every other copy.
+
+    moto keeps a body in a SpooledTemporaryFile (memory, or a deleted temporary file past
+    MOTO_S3_DEFAULT_KEY_BUFFER_SIZE) and a completed multipart upload's parts besides: once
+    the object file is durable those are a second and third copy.
+    """
+    with key.lock:
+        if key.disposed:
+            return  # replaced or deleted meanwhile: nothing reads it any more
+        spooled = key._value_buffer
+        key._value_buffer = body
+        key.contentsize = body.size
+    spooled.close()
+    if key.multipart is not None:
+        # GetObject's partNumber needs only completed_part_sizes, which stays.
+        key.multipart.dispose()
+        key.multipart.parts.clear()
 
 
 def _live_bucket(name: str) -> FakeBucket | None:
@@ -441,42 +514,3 @@ def _reset_moto_s3() -> None:
     # (moto's InstanceTrackerMeta adds the attribute at class creation; mypy can't see it.)
     FakeKey.instances_tracked.clear()  # type: ignore[attr-defined]
     FakeMultipart.instances_tracked.clear()  # type: ignore[attr-defined]
-
-
-def _bucket_dirname(name: str) -> str:
-    # DNS-style names are safe as they are; anything else moto let through is hex-encoded.
-    if _PLAIN_BUCKET_NAME.fullmatch(name):
-        return name
-    return "=" + name.encode("utf-8", "surrogatepass").hex()
-
-
-def _key_filename(key: str) -> str:
-    # Hex is safe for any key (`/`, `..`, unicode) and on case-insensitive file systems.
-    encoded = key.encode("utf-8", "surrogatepass")
-    if len(encoded) * 2 <= _MAX_HEX_NAME:
-        return encoded.hex()
-    return "=" + hashlib.sha256(encoded).hexdigest()
-
-
-def _write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}")
-    try:
-        with open(tmp, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    # The rename itself is only durable once the directory entry is flushed.
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
