@@ -22,8 +22,6 @@ moto has no persistence API, so this module is the one adapter that touches its 
     moto.s3.models.FakeMultipart    .dispose() and .parts of a completed upload (emptied once
                                     the object is persisted), its instances_tracked list,
                                     emptied on reset
-    moto.settings                   MOTO_S3_DEFAULT_KEY_BUFFER_SIZE (documented; read at each
-                                    FakeKey's creation), set when unset
 
 Everything else in the emulator reaches S3 through boto3 (storage/store.py).
 """
@@ -69,10 +67,7 @@ _BUCKET_FILE = ".bucket.json"
 # serve_forever() checks for shutdown this often; moto's default 0.5 s makes every stop() slow.
 _POLL_INTERVAL_S = 0.1
 _SYNC_ATTEMPTS = 3
-# moto's documented setting: bodies above this size spill from memory to a temporary file
-# while moto holds them (an upload's parts until it completes; a PUT until it is persisted,
-# when _serve_from_file drops the copy). Its default is just under 5 MiB per part.
-_KEY_BUFFER_SIZE = str(1024 * 1024)
+_READ_ATTEMPTS = 3
 # moto tracks every FakeKey it ever made, disposed or not; past this many the disposed ones
 # (overwritten or deleted objects) are let go, so a long run's overwrites do not pile up.
 _TRACKED_KEYS_MIN = 4096
@@ -107,7 +102,6 @@ class EmbeddedS3:
             raise RuntimeError("EmbeddedS3 is already started")
         # One access-log line per S3 request drowns everything else.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        os.environ.setdefault("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", _KEY_BUFFER_SIZE)
         self._mirror.restore()
         app = S3SiteGuard(_DurableS3App(create_backend_app("s3"), self._mirror), self._policy)
         # Bound here rather than by werkzeug, which prints and exits the process on a busy
@@ -179,8 +173,40 @@ class _DurableS3App:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") not in _MUTATING:
             _read_anonymously(environ)
+            if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+                return self._read(environ, start_response)
             return self._app(environ, start_response)
         target = _request_target(environ)
+        status, headers, body = self._held(environ)
+        if target is not None and status.startswith("2"):
+            try:
+                self._mirror.sync(*target, reconcile=environ["REQUEST_METHOD"] == "POST")
+            except OSError as exc:
+                log.exception("embedded S3: could not persist %s %s", *target)
+                _close(body)
+                return _internal_error(start_response, f"could not persist the change: {exc}")
+        start_response(status, headers)
+        return body
+
+    def _read(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """A GET or HEAD, asked again if moto fails it with a 500.
+
+        moto disposes an overwritten or deleted key at once, so a read that looked the key up
+        just before finds its body closed and fails; asked again it gets the new version
+        (or NoSuchKey). A read changes nothing, so repeating it is safe.
+        """
+        for _ in range(_READ_ATTEMPTS - 1):
+            status, headers, body = self._held(environ)
+            if not status.startswith("500"):
+                break
+            _close(body)
+        else:
+            status, headers, body = self._held(environ)
+        start_response(status, headers)
+        return body
+
+    def _held(self, environ: WSGIEnvironment) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
+        """moto's response to the request, its status and headers not yet sent."""
         captured: list[tuple[str, list[tuple[str, str]]]] = []
 
         def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -191,15 +217,7 @@ class _DurableS3App:
         if not captured:
             raise RuntimeError("moto's app returned without calling start_response")
         status, headers = captured[-1]
-        if target is not None and status.startswith("2"):
-            try:
-                self._mirror.sync(*target, reconcile=environ["REQUEST_METHOD"] == "POST")
-            except OSError as exc:
-                log.exception("embedded S3: could not persist %s %s", *target)
-                _close(body)
-                return _internal_error(start_response, f"could not persist the change: {exc}")
-        start_response(status, headers)
-        return body
+        return status, headers, body
 
 
 def _read_anonymously(environ: WSGIEnvironment) -> None:
@@ -254,7 +272,8 @@ def _request_target(environ: WSGIEnvironment) -> tuple[str, str] | None:
 
 
 class _Superseded(Exception):
-    """moto disposed the key being copied to disk: a newer write replaced it meanwhile."""
+    """The key being copied to disk changed meanwhile: disposed by a newer write, or its
+    buffer read (and its position moved) by moto without the key's lock; copy it again."""
 
 
 class _DiskMirror:
@@ -453,22 +472,25 @@ def _persist(path: Path, key: FakeKey) -> BodyFile:
                 line = json.dumps(header).encode() + b"\n"
                 header_length = len(line)
                 yield line
+                copied = 0
                 while chunk := buffer.read(CHUNK):
+                    copied += len(chunk)
                     yield chunk
             except ValueError:
                 if key.disposed:  # moto closes a replaced or deleted key's buffer
                     raise _Superseded from None
                 raise
+            if copied != key.size:
+                # moto computes a new key's ETag by reading its buffer without the lock, so a
+                # request that does so meanwhile moves the position under this copy.
+                raise _Superseded
 
     written = chunks()
     try:
         stat = _write_atomically(path, written)
     finally:
         written.close()
-    body = BodyFile.of(path, header_length, stat)
-    if body.size != key.size:
-        raise OSError(f"wrote {body.size} bytes of {key.name!r}, moto holds {key.size}")
-    return body
+    return BodyFile.of(path, header_length, stat)
 
 
 def _serve_from_file(key: FakeKey, body: BodyFile) -> None:
