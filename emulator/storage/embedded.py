@@ -34,7 +34,7 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -449,7 +449,7 @@ def _persist(path: Path, key: FakeKey) -> BodyFile:
     """Write the key's object file (a JSON header line, then the body); return its body."""
     header_length = 0
 
-    def chunks() -> Iterator[bytes]:
+    def chunks() -> Generator[bytes]:
         nonlocal header_length
         # Under the key's lock, like moto's own reads: its buffer has one file position.
         with key.lock:
@@ -504,7 +504,8 @@ def _serve_from_file(key: FakeKey, body: BodyFile) -> None:
         if key.disposed:
             return  # replaced or deleted meanwhile: nothing reads it any more
         spooled = key._value_buffer
-        key._value_buffer = body
+        # moto types the attribute as SpooledTemporaryFile; it only seeks, reads and closes it.
+        key._value_buffer = body  # type: ignore[assignment]
         key.contentsize = body.size
     spooled.close()
     if key.multipart is not None:
