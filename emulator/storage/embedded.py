@@ -32,19 +32,29 @@ import json
 import logging
 import os
 import shutil
+import sys
 import threading
 import uuid
-from collections.abc import Generator, Iterable
+from collections.abc import Generator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
-from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
-from xml.sax.saxutils import escape
+from wsgiref.types import WSGIEnvironment
 
 from moto.core.request import Request as MotoRequest
 from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
-from moto.s3.models import FakeBucket, FakeKey, FakeMultipart, S3Backend, s3_backends
+from moto.s3.models import (
+    FakeAcl,
+    FakeBucket,
+    FakeGrant,
+    FakeGrantee,
+    FakeKey,
+    FakeMultipart,
+    S3Backend,
+    get_canned_acl,
+    s3_backends,
+)
 from moto.s3.responses import S3Response
 from moto.s3.utils import bucket_name_from_url as vhost_bucket_name
 from moto.s3bucket_path.utils import bucket_name_from_url as path_bucket_name
@@ -53,6 +63,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from emulator.origins import SitePolicy
 from emulator.ports import bind_port
+from emulator.storage.durable import DurableS3App
 from emulator.storage.guard import S3SiteGuard
 from emulator.storage.objectfiles import CHUNK, BodyFile
 from emulator.storage.objectfiles import bucket_dirname as _bucket_dirname
@@ -62,12 +73,10 @@ from emulator.storage.objectfiles import write_atomically as _write_atomically
 
 log = logging.getLogger(__name__)
 
-_MUTATING = frozenset({"PUT", "POST", "DELETE"})
 _BUCKET_FILE = ".bucket.json"
 # serve_forever() checks for shutdown this often; moto's default 0.5 s makes every stop() slow.
 _POLL_INTERVAL_S = 0.1
 _SYNC_ATTEMPTS = 3
-_READ_ATTEMPTS = 3
 # moto tracks every FakeKey it ever made, disposed or not; past this many the disposed ones
 # (overwritten or deleted objects) are let go, so a long run's overwrites do not pile up.
 _TRACKED_KEYS_MIN = 4096
@@ -103,7 +112,8 @@ class EmbeddedS3:
         # One access-log line per S3 request drowns everything else.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._mirror.restore()
-        app = S3SiteGuard(_DurableS3App(create_backend_app("s3"), self._mirror), self._policy)
+        durable = DurableS3App(create_backend_app("s3"), self._mirror, target=_request_target)
+        app = S3SiteGuard(durable, self._policy)
         # Bound here rather than by werkzeug, which prints and exits the process on a busy
         # port: PortInUse is one line that names the setting (`serve` prints it and stops).
         listening = bind_port(self._host, self._port, setting="EMULATOR_S3_PORT", flag="--s3-port")
@@ -159,103 +169,6 @@ class EmbeddedS3:
         self._mirror.clear()
 
 
-class _DurableS3App:
-    """WSGI middleware: after moto applies a mutating request, persist its effect, then reply.
-
-    The response (status included) is held back until the disk mirror is synced, so a client
-    never sees a 2xx for a write that a `kill -9` could still lose.
-    """
-
-    def __init__(self, app: WSGIApplication, mirror: _DiskMirror) -> None:
-        self._app = app
-        self._mirror = mirror
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") not in _MUTATING:
-            _read_anonymously(environ)
-            if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-                return self._read(environ, start_response)
-            return self._app(environ, start_response)
-        target = _request_target(environ)
-        status, headers, body = self._held(environ)
-        if target is not None and status.startswith("2"):
-            try:
-                self._mirror.sync(*target, reconcile=environ["REQUEST_METHOD"] == "POST")
-            except OSError as exc:
-                log.exception("embedded S3: could not persist %s %s", *target)
-                _close(body)
-                return _internal_error(start_response, f"could not persist the change: {exc}")
-        start_response(status, headers)
-        return body
-
-    def _read(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        """A GET or HEAD, asked again if moto fails it with a 500.
-
-        moto disposes an overwritten or deleted key at once, so a read that looked the key up
-        just before finds its body closed and fails; asked again it gets the new version
-        (or NoSuchKey). A read changes nothing, so repeating it is safe.
-        """
-        for _ in range(_READ_ATTEMPTS - 1):
-            status, headers, body = self._held(environ)
-            if not status.startswith("500"):
-                break
-            _close(body)
-        else:
-            status, headers, body = self._held(environ)
-        start_response(status, headers)
-        return body
-
-    def _held(self, environ: WSGIEnvironment) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
-        """moto's response to the request, its status and headers not yet sent."""
-        captured: list[tuple[str, list[tuple[str, str]]]] = []
-
-        def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            captured.append((status, headers))
-            return _no_write
-
-        body = self._app(environ, hold)
-        if not captured:
-            raise RuntimeError("moto's app returned without calling start_response")
-        status, headers = captured[-1]
-        return status, headers, body
-
-
-def _read_anonymously(environ: WSGIEnvironment) -> None:
-    """Serve unsigned reads like a public-read bucket: HLS and DASH players fetch segments
-    relative to a presigned playlist, without its signature (README, "Object store")."""
-    query = environ.get("QUERY_STRING", "")
-    if environ.get("HTTP_AUTHORIZATION") or "Signature=" in query:
-        return
-    # moto checks no signature; any credential makes the request an authenticated one.
-    environ["HTTP_AUTHORIZATION"] = (
-        "AWS4-HMAC-SHA256 Credential=anonymous/19700101/us-east-1/s3/aws4_request, "
-        "SignedHeaders=host, Signature=0"
-    )
-
-
-def _no_write(data: bytes) -> None:
-    # Responses are held until the mirror is synced; moto's Flask app never calls write().
-    raise RuntimeError("write() is not supported behind the durable S3 middleware")
-
-
-def _close(body: Iterable[bytes]) -> None:
-    close = getattr(body, "close", None)
-    if close is not None:
-        close()
-
-
-def _internal_error(start_response: StartResponse, message: str) -> list[bytes]:
-    xml = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
-        f"<Message>{escape(message)}</Message></Error>"
-    ).encode()
-    start_response(
-        "500 Internal Server Error",
-        [("Content-Type", "application/xml"), ("Content-Length", str(len(xml)))],
-    )
-    return [xml]
-
-
 def _request_target(environ: WSGIEnvironment) -> tuple[str, str] | None:
     """(bucket, key) the request addresses, parsed exactly as moto parses it; key "" = bucket."""
     request = MotoRequest(environ, shallow=True)
@@ -305,6 +218,7 @@ class _DiskMirror:
                     shutil.rmtree(entry)  # a bucket create or delete cut short
                 elif entry.is_dir():
                     self._restore_bucket(entry)
+            _forget_acls()
 
     def clear(self) -> None:
         with self._lock:
@@ -343,6 +257,7 @@ class _DiskMirror:
             return
         tracked[:] = [key for key in tracked if not key.disposed]
         self._prune_at = max(_TRACKED_KEYS_MIN, 2 * len(tracked))
+        _forget_acls()
 
     def _ensure_bucket_dir(self, bucket: FakeBucket) -> dict[str, FakeKey]:
         written = self._written.get(bucket.name)
@@ -405,21 +320,25 @@ class _DiskMirror:
             log.error("embedded S3: skipping unreadable bucket directory %s: %s", directory, exc)
             return
         written = self._written[bucket.name] = {}
-        for path in directory.iterdir():
-            if path.name == _BUCKET_FILE:
-                continue
-            if path.name.startswith("."):
-                path.unlink()  # a temp file from a write cut short
-                continue
-            key = _restore_key(backend, bucket.name, path)
-            if key is not None:
-                written[key.name] = key
+        acl = get_canned_acl("private")
+        # Plain strings, not Paths: each restored key keeps its file's path.
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.name == _BUCKET_FILE:
+                    continue
+                if entry.name.startswith("."):
+                    os.unlink(entry.path)  # a temp file from a write cut short
+                    continue
+                key = _restore_key(backend, bucket.name, entry.path, acl)
+                if key is not None:
+                    written[key.name] = key
 
 
-def _restore_key(backend: S3Backend, bucket_name: str, path: Path) -> FakeKey | None:
+def _restore_key(backend: S3Backend, bucket_name: str, path: str, acl: FakeAcl) -> FakeKey | None:
     # Only the header line is read: the body stays in its file until a request reads it.
     try:
-        with open(path, "rb", buffering=0) as f:
+        # A small buffer: the header line is a few hundred bytes, the body is not read.
+        with open(path, "rb", buffering=1024) as f:
             line = f.readline()
             header = json.loads(line)
             body = BodyFile.of(path, len(line), os.fstat(f.fileno()))
@@ -429,7 +348,7 @@ def _restore_key(backend: S3Backend, bucket_name: str, path: Path) -> FakeKey | 
             bucket_name,
             header["key"],
             b"",
-            storage=header["storage_class"],
+            storage=_shared(header["storage_class"]),
             etag=header["etag"],
             checksum_value=header["checksum_value"],
             disable_notification=True,
@@ -437,12 +356,19 @@ def _restore_key(backend: S3Backend, bucket_name: str, path: Path) -> FakeKey | 
     except (OSError, ValueError, KeyError) as exc:
         log.error("embedded S3: skipping unreadable object file %s: %s", path, exc)
         return None
-    key.set_metadata(dict(header["metadata"]))
+    # Thousands of keys repeat the same few names and values: one copy of each.
+    key.set_metadata({sys.intern(k): _shared(v) for k, v in header["metadata"].items()})
     key.last_modified = datetime.fromisoformat(header["last_modified"])
-    key.checksum_algorithm = header["checksum_algorithm"]
-    key.checksum_type = header["checksum_type"]
+    key.checksum_algorithm = _shared(header["checksum_algorithm"])
+    key.checksum_type = _shared(header["checksum_type"])
+    # ACLs are not persisted, so every restored key has moto's default: share one.
+    key.acl = acl
     _serve_from_file(key, body)
     return key
+
+
+def _shared(value: Any) -> Any:
+    return sys.intern(value) if isinstance(value, str) else value
 
 
 def _persist(path: Path, key: FakeKey) -> BodyFile:
@@ -527,6 +453,14 @@ def _live_key(bucket: FakeBucket, name: str) -> FakeKey | None:
     # Versioned buckets: only the newest version is mirrored; a delete marker means gone.
     key = bucket.keys.get(name)
     return key if isinstance(key, FakeKey) else None
+
+
+def _forget_acls() -> None:
+    # moto tracks every ACL, grant and grantee it makes (three per PUT), and reads the lists
+    # only to empty them on reset: they hold no resource, and the live ones stay referenced
+    # by their keys and buckets.
+    for model in (FakeAcl, FakeGrant, FakeGrantee):
+        model.instances_tracked.clear()  # type: ignore[union-attr]
 
 
 def _reset_moto_s3() -> None:

@@ -33,8 +33,13 @@ class BodyFile:
     descriptor, so a replace or delete during it does not cut it short.
     """
 
-    def __init__(self, path: Path, *, offset: int, size: int, identity: tuple[int, int]) -> None:
-        self.path = path
+    # One per stored object, so no per-instance dict.
+    __slots__ = ("_closed", "_pos", "identity", "offset", "path", "size")
+
+    def __init__(
+        self, path: str | Path, *, offset: int, size: int, identity: tuple[int, int]
+    ) -> None:
+        self.path = os.fspath(path)
         self.offset = offset
         self.size = size
         self.identity = identity
@@ -42,7 +47,7 @@ class BodyFile:
         self._closed = False
 
     @classmethod
-    def of(cls, path: Path, header_length: int, stat: os.stat_result) -> BodyFile:
+    def of(cls, path: str | Path, header_length: int, stat: os.stat_result) -> BodyFile:
         return cls(
             path,
             offset=header_length,
