@@ -11,36 +11,50 @@ moto has no persistence API, so this module is the one adapter that touches its 
                                     [partition].buckets, reset()
     moto.s3.models.S3Backend        create_bucket(), put_object() when restoring from disk
     moto.s3.models.FakeBucket       .keys (the live objects of a bucket)
-    moto.s3.models.FakeKey          .name, .value, .etag, .metadata, set_metadata(),
+    moto.s3.models.FakeKey          .name, .etag, .size, .metadata, set_metadata(),
                                     .last_modified, .storage_class, .checksum_algorithm,
-                                    .checksum_type, .checksum_value, .disposed, and the
-                                    class's instances_tracked list
-    moto.s3.models.FakeMultipart    its instances_tracked list, emptied on reset
+                                    .checksum_type, .checksum_value, .disposed, .lock (the
+                                    lock moto's .value takes), ._value_buffer (the body's
+                                    file: read when persisting, then replaced by a BodyFile
+                                    onto the object file), .contentsize (what .size returns),
+                                    .multipart, and the class's instances_tracked list
+                                    (emptied on reset, its disposed keys dropped as it grows)
+    moto.s3.models.FakeMultipart    .dispose() and .parts of a completed upload (emptied once
+                                    the object is persisted), its instances_tracked list,
+                                    emptied on reset
 
 Everything else in the emulator reaches S3 through boto3 (storage/store.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import re
 import shutil
+import sys
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Generator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
-from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
-from xml.sax.saxutils import escape
+from wsgiref.types import WSGIEnvironment
 
 from moto.core.request import Request as MotoRequest
 from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
-from moto.s3.models import FakeBucket, FakeKey, FakeMultipart, S3Backend, s3_backends
+from moto.s3.models import (
+    FakeAcl,
+    FakeBucket,
+    FakeGrant,
+    FakeGrantee,
+    FakeKey,
+    FakeMultipart,
+    S3Backend,
+    get_canned_acl,
+    s3_backends,
+)
 from moto.s3.responses import S3Response
 from moto.s3.utils import bucket_name_from_url as vhost_bucket_name
 from moto.s3bucket_path.utils import bucket_name_from_url as path_bucket_name
@@ -49,18 +63,23 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from emulator.origins import SitePolicy
 from emulator.ports import bind_port
+from emulator.storage.durable import DurableS3App
 from emulator.storage.guard import S3SiteGuard
+from emulator.storage.objectfiles import CHUNK, BodyFile
+from emulator.storage.objectfiles import bucket_dirname as _bucket_dirname
+from emulator.storage.objectfiles import fsync_dir as _fsync_dir
+from emulator.storage.objectfiles import key_filename as _key_filename
+from emulator.storage.objectfiles import write_atomically as _write_atomically
 
 log = logging.getLogger(__name__)
 
-_MUTATING = frozenset({"PUT", "POST", "DELETE"})
 _BUCKET_FILE = ".bucket.json"
-# Hex doubles a key's length; longer keys are named by their hash (the header keeps the key).
-_MAX_HEX_NAME = 200
-_PLAIN_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 # serve_forever() checks for shutdown this often; moto's default 0.5 s makes every stop() slow.
 _POLL_INTERVAL_S = 0.1
 _SYNC_ATTEMPTS = 3
+# moto tracks every FakeKey it ever made, disposed or not; past this many the disposed ones
+# (overwritten or deleted objects) are let go, so a long run's overwrites do not pile up.
+_TRACKED_KEYS_MIN = 4096
 
 
 class EmbeddedS3:
@@ -93,7 +112,8 @@ class EmbeddedS3:
         # One access-log line per S3 request drowns everything else.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._mirror.restore()
-        app = S3SiteGuard(_DurableS3App(create_backend_app("s3"), self._mirror), self._policy)
+        durable = DurableS3App(create_backend_app("s3"), self._mirror, target=_request_target)
+        app = S3SiteGuard(durable, self._policy)
         # Bound here rather than by werkzeug, which prints and exits the process on a busy
         # port: PortInUse is one line that names the setting (`serve` prints it and stops).
         listening = bind_port(self._host, self._port, setting="EMULATOR_S3_PORT", flag="--s3-port")
@@ -203,79 +223,6 @@ def _link_or_copy(source: Path, target: Path) -> None:
             os.fsync(f.fileno())
 
 
-class _DurableS3App:
-    """WSGI middleware: after moto applies a mutating request, persist its effect, then reply.
-
-    The response (status included) is held back until the disk mirror is synced, so a client
-    never sees a 2xx for a write that a `kill -9` could still lose.
-    """
-
-    def __init__(self, app: WSGIApplication, mirror: _DiskMirror) -> None:
-        self._app = app
-        self._mirror = mirror
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") not in _MUTATING:
-            _read_anonymously(environ)
-            return self._app(environ, start_response)
-        target = _request_target(environ)
-        captured: list[tuple[str, list[tuple[str, str]]]] = []
-
-        def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            captured.append((status, headers))
-            return _no_write
-
-        body = self._app(environ, hold)
-        if not captured:
-            raise RuntimeError("moto's app returned without calling start_response")
-        status, headers = captured[-1]
-        if target is not None and status.startswith("2"):
-            try:
-                self._mirror.sync(*target, reconcile=environ["REQUEST_METHOD"] == "POST")
-            except OSError as exc:
-                log.exception("embedded S3: could not persist %s %s", *target)
-                _close(body)
-                return _internal_error(start_response, f"could not persist the change: {exc}")
-        start_response(status, headers)
-        return body
-
-
-def _read_anonymously(environ: WSGIEnvironment) -> None:
-    """Serve unsigned reads like a public-read bucket: HLS and DASH players fetch segments
-    relative to a presigned playlist, without its signature (README, "Object store")."""
-    query = environ.get("QUERY_STRING", "")
-    if environ.get("HTTP_AUTHORIZATION") or "Signature=" in query:
-        return
-    # moto checks no signature; any credential makes the request an authenticated one.
-    environ["HTTP_AUTHORIZATION"] = (
-        "AWS4-HMAC-SHA256 Credential=anonymous/19700101/us-east-1/s3/aws4_request, "
-        "SignedHeaders=host, Signature=0"
-    )
-
-
-def _no_write(data: bytes) -> None:
-    # Responses are held until the mirror is synced; moto's Flask app never calls write().
-    raise RuntimeError("write() is not supported behind the durable S3 middleware")
-
-
-def _close(body: Iterable[bytes]) -> None:
-    close = getattr(body, "close", None)
-    if close is not None:
-        close()
-
-
-def _internal_error(start_response: StartResponse, message: str) -> list[bytes]:
-    xml = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
-        f"<Message>{escape(message)}</Message></Error>"
-    ).encode()
-    start_response(
-        "500 Internal Server Error",
-        [("Content-Type", "application/xml"), ("Content-Length", str(len(xml)))],
-    )
-    return [xml]
-
-
 def _request_target(environ: WSGIEnvironment) -> tuple[str, str] | None:
     """(bucket, key) the request addresses, parsed exactly as moto parses it; key "" = bucket."""
     request = MotoRequest(environ, shallow=True)
@@ -292,7 +239,8 @@ def _request_target(environ: WSGIEnvironment) -> tuple[str, str] | None:
 
 
 class _Superseded(Exception):
-    """moto disposed the key being copied to disk: a newer write replaced it meanwhile."""
+    """The key being copied to disk changed meanwhile: disposed by a newer write, or its
+    buffer read (and its position moved) by moto without the key's lock; copy it again."""
 
 
 class _DiskMirror:
@@ -311,6 +259,7 @@ class _DiskMirror:
         # bucket -> key -> the FakeKey its file holds. moto builds a new FakeKey for every
         # PUT, copy and completed upload, so identity says whether a file is current.
         self._written: dict[str, dict[str, FakeKey]] = {}
+        self._prune_at = _TRACKED_KEYS_MIN
 
     def restore(self) -> None:
         """Make moto's S3 state exactly what is on disk."""
@@ -323,6 +272,7 @@ class _DiskMirror:
                     shutil.rmtree(entry)  # a bucket create or delete cut short
                 elif entry.is_dir():
                     self._restore_bucket(entry)
+            _forget_acls()
 
     def clear(self) -> None:
         with self._lock:
@@ -350,6 +300,18 @@ class _DiskMirror:
             elif reconcile:
                 for name in set(written) | set(bucket.keys):
                     self._sync_key(bucket, written, name)
+            self._forget_disposed_keys()
+
+    def _forget_disposed_keys(self) -> None:
+        # The list is only read by moto's reset(), to dispose keys; these already are. A key
+        # made by another request while the list is rebuilt may drop out of it: it is still
+        # disposed by reset() through its bucket, or when it is garbage-collected.
+        tracked = FakeKey.instances_tracked  # type: ignore[attr-defined]
+        if len(tracked) < self._prune_at:
+            return
+        tracked[:] = [key for key in tracked if not key.disposed]
+        self._prune_at = max(_TRACKED_KEYS_MIN, 2 * len(tracked))
+        _forget_acls()
 
     def _ensure_bucket_dir(self, bucket: FakeBucket) -> dict[str, FakeKey]:
         written = self._written.get(bucket.name)
@@ -395,9 +357,10 @@ class _DiskMirror:
             if written.get(name) is current:
                 return
             try:
-                _write_atomically(path, _object_chunks(current))
+                body = _persist(path, current)
             except _Superseded:
                 continue
+            _serve_from_file(current, body)
             written[name] = current
             return
         log.warning("embedded S3: %s/%s kept changing while being persisted", bucket.name, name)
@@ -411,29 +374,35 @@ class _DiskMirror:
             log.error("embedded S3: skipping unreadable bucket directory %s: %s", directory, exc)
             return
         written = self._written[bucket.name] = {}
-        for path in directory.iterdir():
-            if path.name == _BUCKET_FILE:
-                continue
-            if path.name.startswith("."):
-                path.unlink()  # a temp file from a write cut short
-                continue
-            key = _restore_key(backend, bucket.name, path)
-            if key is not None:
-                written[key.name] = key
+        acl = get_canned_acl("private")
+        # Plain strings, not Paths: each restored key keeps its file's path.
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.name == _BUCKET_FILE:
+                    continue
+                if entry.name.startswith("."):
+                    os.unlink(entry.path)  # a temp file from a write cut short
+                    continue
+                key = _restore_key(backend, bucket.name, entry.path, acl)
+                if key is not None:
+                    written[key.name] = key
 
 
-def _restore_key(backend: S3Backend, bucket_name: str, path: Path) -> FakeKey | None:
+def _restore_key(backend: S3Backend, bucket_name: str, path: str, acl: FakeAcl) -> FakeKey | None:
+    # Only the header line is read: the body stays in its file until a request reads it.
     try:
-        with open(path, "rb") as f:
-            header = json.loads(f.readline())
-            body = f.read()
-        if len(body) != header["size"]:
-            raise ValueError(f"body is {len(body)} bytes, header says {header['size']}")
+        # A small buffer: the header line is a few hundred bytes, the body is not read.
+        with open(path, "rb", buffering=1024) as f:
+            line = f.readline()
+            header = json.loads(line)
+            body = BodyFile.of(path, len(line), os.fstat(f.fileno()))
+        if body.size != header["size"]:
+            raise ValueError(f"body is {body.size} bytes, header says {header['size']}")
         key = backend.put_object(
             bucket_name,
             header["key"],
-            body,
-            storage=header["storage_class"],
+            b"",
+            storage=_shared(header["storage_class"]),
             etag=header["etag"],
             checksum_value=header["checksum_value"],
             disable_notification=True,
@@ -441,35 +410,88 @@ def _restore_key(backend: S3Backend, bucket_name: str, path: Path) -> FakeKey | 
     except (OSError, ValueError, KeyError) as exc:
         log.error("embedded S3: skipping unreadable object file %s: %s", path, exc)
         return None
-    key.set_metadata(dict(header["metadata"]))
+    # Thousands of keys repeat the same few names and values: one copy of each.
+    key.set_metadata({sys.intern(k): _shared(v) for k, v in header["metadata"].items()})
     key.last_modified = datetime.fromisoformat(header["last_modified"])
-    key.checksum_algorithm = header["checksum_algorithm"]
-    key.checksum_type = header["checksum_type"]
+    key.checksum_algorithm = _shared(header["checksum_algorithm"])
+    key.checksum_type = _shared(header["checksum_type"])
+    # ACLs are not persisted, so every restored key has moto's default: share one.
+    key.acl = acl
+    _serve_from_file(key, body)
     return key
 
 
-def _object_chunks(key: FakeKey) -> list[bytes]:
-    """The object file: a JSON header line, then the body."""
+def _shared(value: Any) -> Any:
+    return sys.intern(value) if isinstance(value, str) else value
+
+
+def _persist(path: Path, key: FakeKey) -> BodyFile:
+    """Write the key's object file (a JSON header line, then the body); return its body."""
+    header_length = 0
+
+    def chunks() -> Generator[bytes]:
+        nonlocal header_length
+        # Under the key's lock, like moto's own reads: its buffer has one file position.
+        with key.lock:
+            try:
+                etag = key.etag
+                buffer = key._value_buffer
+                buffer.seek(0)
+                header = {
+                    "key": key.name,
+                    "size": key.size,
+                    "etag": etag.strip('"'),
+                    "last_modified": key.last_modified.isoformat(),
+                    "storage_class": key.storage_class,
+                    "metadata": dict(key.metadata),
+                    "checksum_algorithm": key.checksum_algorithm,
+                    "checksum_value": key.checksum_value,
+                    "checksum_type": key.checksum_type,
+                }
+                # json.dumps escapes control characters, so the header is exactly one line.
+                line = json.dumps(header).encode() + b"\n"
+                header_length = len(line)
+                yield line
+                copied = 0
+                while chunk := buffer.read(CHUNK):
+                    copied += len(chunk)
+                    yield chunk
+            except ValueError:
+                if key.disposed:  # moto closes a replaced or deleted key's buffer
+                    raise _Superseded from None
+                raise
+            if copied != key.size:
+                # moto computes a new key's ETag by reading its buffer without the lock, so a
+                # request that does so meanwhile moves the position under this copy.
+                raise _Superseded
+
+    written = chunks()
     try:
-        body = key.value
-        etag = key.etag
-    except ValueError:
-        if key.disposed:  # moto closes a replaced or deleted key's buffer
-            raise _Superseded from None
-        raise
-    header = {
-        "key": key.name,
-        "size": len(body),
-        "etag": etag.strip('"'),
-        "last_modified": key.last_modified.isoformat(),
-        "storage_class": key.storage_class,
-        "metadata": dict(key.metadata),
-        "checksum_algorithm": key.checksum_algorithm,
-        "checksum_value": key.checksum_value,
-        "checksum_type": key.checksum_type,
-    }
-    # json.dumps escapes control characters, so the header is exactly one line.
-    return [json.dumps(header).encode() + b"\n", body]
+        stat = _write_atomically(path, written)
+    finally:
+        written.close()
+    return BodyFile.of(path, header_length, stat)
+
+
+def _serve_from_file(key: FakeKey, body: BodyFile) -> None:
+    """Let moto read the key's body from its object file, and drop every other copy.
+
+    moto keeps a body in a SpooledTemporaryFile (memory, or a deleted temporary file past
+    MOTO_S3_DEFAULT_KEY_BUFFER_SIZE) and a completed multipart upload's parts besides: once
+    the object file is durable those are a second and third copy.
+    """
+    with key.lock:
+        if key.disposed:
+            return  # replaced or deleted meanwhile: nothing reads it any more
+        spooled = key._value_buffer
+        # moto types the attribute as SpooledTemporaryFile; it only seeks, reads and closes it.
+        key._value_buffer = body  # type: ignore[assignment]
+        key.contentsize = body.size
+    spooled.close()
+    if key.multipart is not None:
+        # GetObject's partNumber needs only completed_part_sizes, which stays.
+        key.multipart.dispose()
+        key.multipart.parts.clear()
 
 
 def _live_bucket(name: str) -> FakeBucket | None:
@@ -487,6 +509,14 @@ def _live_key(bucket: FakeBucket, name: str) -> FakeKey | None:
     return key if isinstance(key, FakeKey) else None
 
 
+def _forget_acls() -> None:
+    # moto tracks every ACL, grant and grantee it makes (three per PUT), and reads the lists
+    # only to empty them on reset: they hold no resource, and the live ones stay referenced
+    # by their keys and buckets.
+    for model in (FakeAcl, FakeGrant, FakeGrantee):
+        model.instances_tracked.clear()  # type: ignore[union-attr]
+
+
 def _reset_moto_s3() -> None:
     for account_backends in list(s3_backends.values()):
         account_backends.reset()
@@ -495,42 +525,3 @@ def _reset_moto_s3() -> None:
     # (moto's InstanceTrackerMeta adds the attribute at class creation; mypy can't see it.)
     FakeKey.instances_tracked.clear()  # type: ignore[attr-defined]
     FakeMultipart.instances_tracked.clear()  # type: ignore[attr-defined]
-
-
-def _bucket_dirname(name: str) -> str:
-    # DNS-style names are safe as they are; anything else moto let through is hex-encoded.
-    if _PLAIN_BUCKET_NAME.fullmatch(name):
-        return name
-    return "=" + name.encode("utf-8", "surrogatepass").hex()
-
-
-def _key_filename(key: str) -> str:
-    # Hex is safe for any key (`/`, `..`, unicode) and on case-insensitive file systems.
-    encoded = key.encode("utf-8", "surrogatepass")
-    if len(encoded) * 2 <= _MAX_HEX_NAME:
-        return encoded.hex()
-    return "=" + hashlib.sha256(encoded).hexdigest()
-
-
-def _write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}")
-    try:
-        with open(tmp, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    # The rename itself is only durable once the directory entry is flushed.
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

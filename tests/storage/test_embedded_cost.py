@@ -1,0 +1,277 @@
+"""The embedded S3 serves persisted bodies from their object files (docs/storage.md).
+
+Every size survives `kill -9` with its bytes and ETag, ranged reads and overwrites work on
+bodies restored from disk, no second copy is kept in temporary files, and start-up reads
+object headers only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from emulator.storage.embedded import EmbeddedS3
+from emulator.storage.objectfiles import BodyFile
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+
+BUCKET = "media"
+MiB = 1024 * 1024
+SERVE_SCRIPT = """
+import sys, threading
+from pathlib import Path
+from emulator.storage.embedded import EmbeddedS3
+s3 = EmbeddedS3(port=0, data_dir=Path(sys.argv[1]))
+s3.start()
+print(s3.endpoint_url, flush=True)
+threading.Event().wait()
+"""
+
+
+def s3_client(endpoint_url: str) -> S3Client:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="emulator",
+        aws_secret_access_key="any-secret",
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+@contextmanager
+def server_process(data_dir: Path, tmp_dir: Path) -> Iterator[tuple[int, S3Client]]:
+    """A process running only the embedded S3, its temporary files in `tmp_dir`."""
+    tmp_dir.mkdir(exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(tmp_dir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVE_SCRIPT, str(data_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        endpoint_url = proc.stdout.readline().strip()
+        assert endpoint_url.startswith("http://"), "the server process did not start"
+        yield proc.pid, s3_client(endpoint_url)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait() == -signal.SIGKILL
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def body_of(size: int, seed: int) -> bytes:
+    # Distinct at every offset, so a range from the wrong place or object cannot pass.
+    block = hashlib.sha256(f"{seed}".encode()).digest() * (1 + size // 32)
+    counter = b"".join(i.to_bytes(4, "big") for i in range(size // 4 + 1))
+    return bytes(a ^ b for a, b in zip(block[:size], counter[:size], strict=True))
+
+
+def put_multipart(client: S3Client, key: str, body: bytes, part: int = 5 * MiB) -> None:
+    upload = client.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+    parts = []
+    for number, start in enumerate(range(0, len(body), part), start=1):
+        etag = client.upload_part(
+            Bucket=BUCKET, Key=key, UploadId=upload, PartNumber=number,
+            Body=body[start : start + part],
+        )["ETag"]  # fmt: skip
+        parts.append({"ETag": etag, "PartNumber": number})
+    client.complete_multipart_upload(
+        Bucket=BUCKET, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}
+    )
+
+
+def ranged(client: S3Client, key: str, spec: str) -> bytes:
+    response = client.get_object(Bucket=BUCKET, Key=key, Range=f"bytes={spec}")
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 206
+    return response["Body"].read()
+
+
+def deleted_files_open(pid: int) -> list[str]:
+    """Files the process holds open that have no name any more (moto's spilled buffers)."""
+    fd_dir = Path(f"/proc/{pid}/fd")
+    targets = []
+    for fd in fd_dir.iterdir():
+        if int(fd.name) <= 2:
+            continue  # stdio: under pytest, stderr is its capture file, deleted too
+        try:
+            targets.append(os.readlink(fd))
+        except FileNotFoundError:
+            continue  # closed meanwhile
+    return [t for t in targets if t.endswith("(deleted)")]
+
+
+def stored_files(data_dir: Path) -> list[Path]:
+    return [p for p in (data_dir / "s3").rglob("*") if p.is_file()]
+
+
+SIZES = {"empty.bin": 0, "one-kb.txt": 1024, "twenty-mb.mp4": 20 * MiB}
+MULTIPART = ("six-mb-multipart.mp4", 6 * MiB + 12345)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_every_size_survives_kill_9_and_is_served_from_its_file(tmp_path: Path) -> None:
+    data_dir, tmp_dir = tmp_path / "data", tmp_path / "tmp"
+    bodies = {key: body_of(size, i) for i, (key, size) in enumerate(SIZES.items())}
+    bodies[MULTIPART[0]] = body_of(MULTIPART[1], 9)
+    with server_process(data_dir, tmp_dir) as (pid, client):
+        client.create_bucket(Bucket=BUCKET)
+        for key, body in bodies.items():
+            if key == MULTIPART[0]:
+                put_multipart(client, key, body)
+            else:
+                client.put_object(Bucket=BUCKET, Key=key, Body=body)
+        etags = {key: client.head_object(Bucket=BUCKET, Key=key)["ETag"] for key in bodies}
+        assert etags[MULTIPART[0]].endswith('-2"')
+        # Persisted bodies and completed parts are not kept a second time in temp files.
+        assert deleted_files_open(pid) == []
+        assert list(tmp_dir.iterdir()) == []
+
+    with server_process(data_dir, tmp_dir) as (pid, client):
+        for key, body in bodies.items():
+            got = client.get_object(Bucket=BUCKET, Key=key)
+            assert got["ETag"] == etags[key], key
+            assert got["ContentLength"] == len(body), key
+            assert got["Body"].read() == body, key
+        for key in ("twenty-mb.mp4", MULTIPART[0]):
+            body = bodies[key]
+            assert ranged(client, key, "0-99") == body[:100]
+            middle = len(body) // 2
+            assert ranged(client, key, f"{middle}-{middle + 999}") == body[middle : middle + 1000]
+            assert ranged(client, key, "-500") == body[-500:]
+            assert ranged(client, key, f"{len(body) - 10}-") == body[-10:]
+        assert ranged(client, "one-kb.txt", "1000-5000") == bodies["one-kb.txt"][1000:]
+
+        # Overwrite, delete and copy bodies that came back from disk.
+        new_body = body_of(3 * MiB, 42)
+        client.put_object(Bucket=BUCKET, Key="twenty-mb.mp4", Body=new_body)
+        client.delete_object(Bucket=BUCKET, Key="one-kb.txt")
+        client.copy_object(
+            Bucket=BUCKET, Key="copy.mp4", CopySource={"Bucket": BUCKET, "Key": MULTIPART[0]}
+        )
+        assert deleted_files_open(pid) == []
+
+    bodies["twenty-mb.mp4"] = new_body
+    bodies["copy.mp4"] = bodies[MULTIPART[0]]
+    del bodies["one-kb.txt"]
+    with server_process(data_dir, tmp_dir) as (_, client):
+        listed = client.list_objects_v2(Bucket=BUCKET)["Contents"]
+        assert {o["Key"]: o["Size"] for o in listed} == {k: len(b) for k, b in bodies.items()}
+        for key, body in bodies.items():
+            assert client.get_object(Bucket=BUCKET, Key=key)["Body"].read() == body, key
+        with pytest.raises(ClientError):
+            client.head_object(Bucket=BUCKET, Key="one-kb.txt")
+    # One file per object plus the bucket's: nothing left by the overwrite or the delete.
+    assert len(stored_files(data_dir)) == len(bodies) + 1
+    on_disk = sum(p.stat().st_size for p in stored_files(data_dir))
+    stored = sum(len(b) for b in bodies.values())
+    assert stored <= on_disk < stored + 4096
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").is_file(), reason="needs /proc/self/io")
+def test_start_reads_headers_not_bodies(tmp_path: Path) -> None:
+    body = body_of(20 * MiB, 7)
+    first = EmbeddedS3(port=0, data_dir=tmp_path)
+    first.start()
+    try:
+        client = s3_client(first.endpoint_url)
+        client.create_bucket(Bucket=BUCKET)
+        client.put_object(Bucket=BUCKET, Key="big.mp4", Body=body)
+    finally:
+        first.stop()
+
+    # rchar counts every byte this process read through read(): a count, not a time.
+    before = read_chars()
+    second = EmbeddedS3(port=0, data_dir=tmp_path)
+    second.start()
+    try:
+        assert read_chars() - before < 2 * MiB
+        client = s3_client(second.endpoint_url)
+        assert client.get_object(Bucket=BUCKET, Key="big.mp4")["Body"].read() == body
+    finally:
+        second.stop()
+
+
+def read_chars() -> int:
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")
+
+
+def test_reads_during_overwrites_get_one_whole_version(tmp_path: Path) -> None:
+    versions = [body_of(2 * MiB, seed) for seed in range(3)]
+    server = EmbeddedS3(port=0, data_dir=tmp_path)
+    server.start()
+    try:
+        client = s3_client(server.endpoint_url)
+        client.create_bucket(Bucket=BUCKET)
+        client.put_object(Bucket=BUCKET, Key="seg.ts", Body=versions[0])
+
+        def write(_: int) -> None:
+            # One writer, as a task rewriting its playlist: moto itself fails concurrent
+            # PUTs of one key (each disposes the other's body before its reply is built).
+            for i in range(30):
+                client.put_object(Bucket=BUCKET, Key="seg.ts", Body=versions[i % 3])
+
+        def read(_: int) -> bytes:
+            return client.get_object(Bucket=BUCKET, Key="seg.ts")["Body"].read()
+
+        with ThreadPoolExecutor(6) as pool:
+            writes = pool.map(write, range(1))
+            reads = list(pool.map(read, range(60)))
+            list(writes)
+        assert all(body in versions for body in reads)
+        last = client.get_object(Bucket=BUCKET, Key="seg.ts")["Body"].read()
+        assert last in versions
+    finally:
+        server.stop()
+    assert len(stored_files(tmp_path)) == 2  # the bucket's file and the object's
+    restarted = EmbeddedS3(port=0, data_dir=tmp_path)
+    restarted.start()
+    try:
+        got = s3_client(restarted.endpoint_url).get_object(Bucket=BUCKET, Key="seg.ts")
+        assert got["Body"].read() == last
+    finally:
+        restarted.stop()
+
+
+def test_body_file_reads_its_range_until_the_file_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "object"
+    path.write_bytes(b'{"header": 1}\n' + b"0123456789")
+    body = BodyFile.of(path, len(b'{"header": 1}\n'), path.stat())
+    assert body.size == 10
+    assert body.read(3) == b"012"
+    assert body.read() == b"3456789"
+    assert body.read() == b""
+    body.seek(-2, os.SEEK_END)
+    assert (body.tell(), body.read()) == (8, b"89")
+
+    replacement = tmp_path / "replacement"
+    replacement.write_bytes(b'{"header": 1}\n' + b"abcdefghij")
+    os.replace(replacement, path)
+    body.seek(0)
+    with pytest.raises(ValueError, match="replaced"):
+        body.read()
+    path.unlink()
+    with pytest.raises(ValueError, match="removed"):
+        body.read()
+    body.close()
+    with pytest.raises(ValueError, match="closed"):
+        body.seek(0)
