@@ -26,6 +26,7 @@ from emulator.db import snapshot as snapshot_db
 from emulator.db.migrate import HEAD_REVISION
 from emulator.db.models import Task
 from emulator.errors import BadParam, Duplicated, EmptyResult, OperationFail
+from emulator.storage.objectfiles import fsync_dir
 
 if TYPE_CHECKING:
     from emulator.runtime import Runtime
@@ -84,9 +85,9 @@ def save(*, runtime: Runtime, name: str) -> SnapshotInfo:
                 revision=counts.revision,
             )
             _write_file(staging / INFO_FILE, info.model_dump_json(indent=2).encode())
-            _fsync_dir(staging)
+            fsync_dir(staging)
             os.replace(staging, root / name)
-            _fsync_dir(root)
+            fsync_dir(root)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -130,7 +131,7 @@ def delete(*, runtime: Runtime, name: str) -> None:
             raise EmptyResult(f"name: no snapshot {name!r} in {root}")
         trash = root / f".deleting-{uuid.uuid4().hex}"
         os.replace(root / name, trash)  # gone from the list at once, even if rmtree is cut short
-        _fsync_dir(root)
+        fsync_dir(root)
         shutil.rmtree(trash, ignore_errors=True)
 
 
@@ -192,11 +193,3 @@ def _write_file(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
