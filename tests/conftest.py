@@ -79,8 +79,7 @@ def clip_url(s3: Any, clip: Path) -> str:
 
 
 def temp_files(data_dir: Path) -> list[Path]:
-    """Files left in the workers' temp dirs. An idle slot keeps one dir ready for its next
-    task, holding only the FIFO its waiting ffprobe writes to (worker.Spare): no files."""
+    """Files left in the workers' temp dirs (an idle worker leaves none)."""
     return [path for path in (data_dir / "tmp").rglob("*") if path.is_file()]
 
 

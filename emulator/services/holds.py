@@ -49,34 +49,20 @@ def release(
     return left
 
 
-def holds_task(session: Session, settings: Settings, stage: str, task_id: str) -> bool:
-    return holds_task_in(list_holds(session), settings, stage, task_id)
-
-
-def holds_task_in(
-    holds: list[dict[str, Any]], settings: Settings, stage: str, task_id: str
-) -> bool:
+def holds_task(holds: list[dict[str, Any]], settings: Settings, stage: str, task_id: str) -> bool:
     """Whether one of `holds` (or EMULATOR_HOLD_STAGE) parks `task_id` in `stage`."""
     if settings.hold_stage == stage:
         return True
     return any(h["stage"] == stage and h["task_id"] in (None, task_id) for h in holds)
 
 
-def blocks_claims(session: Session, settings: Settings) -> bool:
-    return blocks_claims_in(list_holds(session), settings)
-
-
-def blocks_claims_in(holds: list[dict[str, Any]], settings: Settings) -> bool:
+def blocks_claims(holds: list[dict[str, Any]], settings: Settings) -> bool:
     """A pending hold for every task: nothing is claimed."""
     return settings.hold_stage == "pending" or any(
         h["stage"] == "pending" and h["task_id"] is None for h in holds
     )
 
 
-def held_pending(session: Session) -> list[str]:
-    return held_pending_in(list_holds(session))
-
-
-def held_pending_in(holds: list[dict[str, Any]]) -> list[str]:
+def held_pending(holds: list[dict[str, Any]]) -> list[str]:
     """Tasks held in pending by id: claims pass them by."""
     return [h["task_id"] for h in holds if h["stage"] == "pending" and h["task_id"]]

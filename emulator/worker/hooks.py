@@ -46,10 +46,10 @@ class StageHooks:
         return self._task_faults
 
     def blocks_claims(self) -> bool:
-        return holds.blocks_claims_in(self._holds, self.settings)
+        return holds.blocks_claims(self._holds, self.settings)
 
     def held_pending(self) -> list[str]:
-        return holds.held_pending_in(self._holds)
+        return holds.held_pending(self._holds)
 
     def enter(
         self,
@@ -68,7 +68,7 @@ class StageHooks:
             self.changed.clear()
             with self.db.read() as session:
                 self.refresh(session)
-        while holds.holds_task_in(self._holds, self.settings, stage, task_id):
+        while holds.holds_task(self._holds, self.settings, stage, task_id):
             check()
             self.changed.wait(HOLD_POLL_S)
             self.changed.clear()

@@ -42,7 +42,7 @@ from emulator.worker import job as stages
 from emulator.worker.alive import alive_file, hold_alive_lock, is_alive
 from emulator.worker.hooks import StageHooks
 from emulator.worker.job import Job, LostTask, Tools
-from emulator.worker.settle import Ledger, Outcome, as_failure, settle
+from emulator.worker.settle import Ledger, Outcome, advance, as_failure, settle
 
 log = logging.getLogger("emulator.worker")
 
@@ -311,15 +311,7 @@ class Worker:
             stage(job, tools)
 
     def _advance(self, job: Job, to: str, **fields: Any) -> None:
-        with self.db.write(concurrent=True) as session:
-            task = machine.owned(session, task_id=job.task_id, worker_id=self.worker_id)
-            if task is None:
-                raise LostTask(job.task_id)
-            if task.deleted:
-                raise TaskCancelled(job.task_id)
-            machine.transition(session, task, to, **fields)
-        job.task = task
-        self.on_change()
+        job.task = advance(self._ledger, job.task, to, fields)
 
     def _save(self, job: Job, **fields: Any) -> None:
         """Details for the task row (command, stderr); a refused write (disk full) is not fatal."""

@@ -26,9 +26,10 @@ from emulator import callbacks
 from emulator.db import tasks as machine
 from emulator.db.engine import Database
 from emulator.db.models import Task
-from emulator.errors import TRANSCODE_FAILED, TaskFailed
+from emulator.errors import TRANSCODE_FAILED, TaskCancelled, TaskFailed
 from emulator.transcode.runner import FfmpegFailed
 from emulator.worker.fetch import disk_full
+from emulator.worker.job import LostTask
 
 log = logging.getLogger("emulator.worker")
 
@@ -92,17 +93,31 @@ def settle(ledger: Ledger, task: Task, outcome: Outcome, *, free_disk: Callable[
     return "cancelled"
 
 
-def _finish(ledger: Ledger, task: Task, to: str, fields: dict[str, Any]) -> End:
+def advance(ledger: Ledger, task: Task, to: str, fields: dict[str, Any]) -> Task:
+    """Move `task` to `to` while it is still this worker's; the row as written.
+
+    LostTask when another worker has it now, TaskCancelled when del_task came meanwhile.
+    """
     with ledger.db.write(concurrent=True) as session:
         row = machine.owned(session, task_id=task.task_id, worker_id=ledger.worker_id)
         if row is None:
-            return "requeued"  # someone else has it now
+            raise LostTask(task.task_id)
         if row.deleted:
-            machine.remove(session, task_id=row.task_id)
-            return "cancelled"
+            raise TaskCancelled(task.task_id)
         machine.transition(session, row, to, **fields)
-        callbacks.enqueue(session, row)  # only when the storage has notify
+        callbacks.enqueue(session, row)  # only when `to` is final and the storage has notify
     ledger.on_change()
+    return row
+
+
+def _finish(ledger: Ledger, task: Task, to: str, fields: dict[str, Any]) -> End:
+    try:
+        advance(ledger, task, to, fields)
+    except LostTask:
+        return "requeued"  # someone else has it now
+    except TaskCancelled:
+        _remove_if_deleted(ledger, task)
+        return "cancelled"
     return "success" if to == "success" else "fail"
 
 
