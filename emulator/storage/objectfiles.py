@@ -1,6 +1,6 @@
 """The embedded S3's files under `<data_dir>/s3`: names, atomic writes, and bodies read in place.
 
-Plain file-system code, no moto: emulator/storage/embedded.py decides what is written and
+Plain file-system code, no moto: emulator/storage/moto_s3.py decides what is written and
 when, and hands moto a `BodyFile` so a persisted body is served from its object file instead
 of being held a second time in memory or in a temporary file (docs/storage.md).
 """
