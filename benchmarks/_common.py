@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, make_url, text
 
+from emulator.client import TranscodeClient
 from emulator.server import free_port
 
 POSTGRES_SERVER = os.environ.get(
@@ -120,3 +121,17 @@ def postgres_database(prefix: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+STAGES = ("pending", "downloading", "running", "uploading")
+
+
+def stage_spans(api: TranscodeClient, task_ids: list[str]) -> dict[str, list[float]]:
+    rows = {row.task_id: row for row in api.control.recent_tasks(limit=100)}
+    spans: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    for task_id in task_ids:
+        times = rows[task_id].stage_times
+        for stage, after in zip(STAGES, (*STAGES[1:], "success"), strict=True):
+            if stage in times and after in times:
+                spans[stage].append(times[after] - times[stage])
+    return spans

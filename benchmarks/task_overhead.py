@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks._common import emulator_process, median, wait_http
+from benchmarks._common import emulator_process, median, stage_spans, wait_http
 from emulator.client import TranscodeClient
 from emulator.config import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
 from emulator.server import free_port
@@ -56,7 +56,7 @@ def raw_ffmpeg(clip: Path, out_dir: Path) -> float:
     return time.perf_counter() - started
 
 
-def through_emulator(api: TranscodeClient, storage_id: str, url: str) -> float:
+def through_emulator(api: TranscodeClient, storage_id: str, url: str, ids: list[str]) -> float:
     started = time.perf_counter()
     task_id = api.call(
         "POST",
@@ -71,6 +71,7 @@ def through_emulator(api: TranscodeClient, storage_id: str, url: str) -> float:
     # The long-poll returns the moment the task ends, without polling for CPU beside ffmpeg.
     done = api.wait_for_task(task_id, timeout=600)
     assert done.status == "success", done
+    ids.append(task_id)
     return time.perf_counter() - started
 
 
@@ -115,25 +116,28 @@ def main() -> None:
         storage_id = api.call(
             "POST", "/api/add_storage", {"region": "r", "type": "s3", "bucket": "bench"}
         )["storage_id"]
-        results = {}
+        results, spans = {}, {}
         for name, clip in (("10 s 1280x720", long_clip), ("1 s 160x120", short_clip)):
-            through_emulator(api, storage_id, f"{base}/{clip.name}")  # warm-up
+            through_emulator(api, storage_id, f"{base}/{clip.name}", [])  # warm-up
             raw_ffmpeg(clip, work)
             # Interleaved, so a slower spell of this shared machine hits both sides alike, and
             # each run starts once the previous one's stragglers are done, so neither side slows
             # the other.
-            emu_runs, raw_runs = [], []
+            emu_runs, raw_runs, ids = [], [], []
             for _ in range(RUNS):
                 time.sleep(SETTLE_S)
-                emu_runs.append(through_emulator(api, storage_id, f"{base}/{clip.name}"))
+                emu_runs.append(through_emulator(api, storage_id, f"{base}/{clip.name}", ids))
                 time.sleep(SETTLE_S)
                 raw_runs.append(raw_ffmpeg(clip, work))
             results[name] = (median(emu_runs), median(raw_runs))
+            spans[name] = {stage: median(v) for stage, v in stage_spans(api, ids).items() if v}
     for name, (emu, raw) in results.items():
         print(
             f"{name} -> 480p: emulator {emu:6.2f} s   raw ffmpeg {raw:6.2f} s   "
             f"ratio {emu / raw:.2f}   overhead {1000 * (emu - raw):6.0f} ms"
         )
+        stages = ", ".join(f"in {k} {1000 * v:.0f} ms" for k, v in spans[name].items())
+        print(f"    medians: {stages}")
     print("targets: 10 s ratio <= 1.10; 1 s overhead <= 150 ms")
     health = median([time_to_health() for _ in range(3)])
     print(f"time to health after serve starts: {health:.2f} s (target < 1.5 s)")

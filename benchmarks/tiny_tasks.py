@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import emulator_process
+from benchmarks._common import emulator_process, stage_spans
 from benchmarks.task_overhead import TEMPLATE, raw_ffmpeg, serve_dir
 from emulator.client import TranscodeClient
 from emulator.config import DEV_ACCESS_KEY_ID, DEV_ACCESS_KEY_SECRET
@@ -28,7 +28,6 @@ SINGLE_RUNS = 7
 BATCH = 20
 BATCH_RUNS = 3
 SETTLE_S = 0.3
-STAGES = ("pending", "downloading", "running", "uploading")
 
 
 def spread(values: list[float], unit: str = "ms", scale: float = 1000) -> str:
@@ -57,17 +56,6 @@ def one_task(api: TranscodeClient, storage_id: str, url: str) -> tuple[float, st
     done = api.wait_for_task(task_id, timeout=120)
     assert done.status == "success", done
     return time.perf_counter() - started, task_id
-
-
-def stage_spans(api: TranscodeClient, task_ids: list[str]) -> dict[str, list[float]]:
-    rows = {row.task_id: row for row in api.control.recent_tasks(limit=100)}
-    spans: dict[str, list[float]] = {stage: [] for stage in STAGES}
-    for task_id in task_ids:
-        times = rows[task_id].stage_times
-        for stage, after in zip(STAGES, (*STAGES[1:], "success"), strict=True):
-            if stage in times and after in times:
-                spans[stage].append(times[after] - times[stage])
-    return spans
 
 
 def batch_emulator(api: TranscodeClient, storage_id: str, url: str) -> float:
