@@ -242,8 +242,7 @@ def finish(plan: EncodePlan, *, probed: MediaInfo | None = None) -> Finished:
 def rewrites_outputs(plan: EncodePlan) -> bool:
     """Whether finish() changes files (HLS master bandwidths, AES-128 segments).
 
-    Otherwise the files are final once ffmpeg exits: the worker uploads them while ffprobe
-    measures the main output.
+    Otherwise the files are final once ffmpeg exits: the prober only reads the main output.
     """
     return plan.packaging.master or plan.encryption is not None
 
