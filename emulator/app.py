@@ -17,7 +17,17 @@ from emulator.api.envelope import error_response, failed
 from emulator.config import Settings
 from emulator.context import Context
 from emulator.control import callbacks as control_callbacks
-from emulator.control import health, inbox, media_keys, routes, samples, ui
+from emulator.control import (
+    health,
+    inbox,
+    media_keys,
+    routes,
+    samples,
+    ui,
+    ui_actions,
+    ui_browse,
+    ui_crud,
+)
 from emulator.control.common import TokenDep
 from emulator.errors import ApiError, BadParam, MethodNotAllowed, NotFoundRoute
 from emulator.middleware import ConsoleLog, RequestContext, SiteGuard
@@ -88,6 +98,8 @@ def create_app(
         app.include_router(control_callbacks.router, dependencies=[TokenDep])
         app.include_router(control_callbacks.actions, dependencies=[TokenDep])
         app.include_router(ui.router)  # the dashboard (README, Dashboard)
+        for pages in (ui_actions.views, ui_crud.views, ui_browse.views):
+            app.include_router(pages)
         app.mount(ui.STATIC_URL, ui.static_files(), name="ui-static")
     _install_error_handlers(app)
     # The request log is read through the control API only: without it, nothing is kept.
