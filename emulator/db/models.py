@@ -71,6 +71,8 @@ class Task(SQLModel, table=True):
             *("status", "deleted", "finish_hour", "region", "vcodec", "height"),
             *("finish_time", "duration"),
         ),
+        # A task page lists the tasks retried from it ("retried as ...").
+        Index("ix_tasks_retry_of", "retry_of"),
     )
 
     task_id: str = Field(primary_key=True, max_length=32)
@@ -113,6 +115,9 @@ class Task(SQLModel, table=True):
     region: str = ""
     vcodec: str = "h264"
     finish_hour: float | None = None
+    # The task this one was made from by a retry (the dashboard's Retry); no foreign key:
+    # the original may be deleted and the link then names a task that is gone.
+    retry_of: str | None = Field(default=None, max_length=32)
 
 
 def summary_keys(

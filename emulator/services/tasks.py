@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from emulator.db import tasks as machine
 from emulator.db.models import Storage, Task
 from emulator.db.state import clock_now
-from emulator.errors import BadParam, EmptyResult
+from emulator.errors import BadParam, EmptyResult, OperationFail
 from emulator.services import fields, storages, templates
 from emulator.services.ids import task_id as new_task_id
 from emulator.storage.urls import OBJECT_SCHEMES, parse_object_url
@@ -51,9 +51,11 @@ def create(
     input: str,
     output: str,
     storage_id: str,
+    retry_of: str | None = None,
 ) -> Task:
     """`output` is a key under the storage's prefix, or `s3://bucket/key` / `oss://bucket/key`
-    naming the storage's own bucket, taken without the prefix (README "Tasks on v1")."""
+    naming the storage's own bucket, taken without the prefix (README "Tasks on v1").
+    `retry_of` links a retry to the task it repeats (see retry)."""
     template = templates.get_for_task(session=session, name=template_name)
     storage = session.get(Storage, storage_id)
     if storage is None:
@@ -81,6 +83,7 @@ def create(
         objkey=objkey(prefix=prefix, output=key, format=template.format),
         create_time=now,
         stage_times={"pending": time.time()},
+        retry_of=retry_of,
     )
     session.add(task)
     machine.announce(session)
@@ -119,6 +122,35 @@ def delete(*, session: Session, task_id: str) -> None:
         session.add(task)
     else:
         session.delete(task)
+
+
+def retry(*, session: Session, task_id: str) -> Task:
+    """A new task with a finished task's create_task parameters, linked to it by `retry_of`.
+
+    The template and storage are looked up again, as create_task would: one deleted since is
+    the error create_task gives.
+    """
+    task = get(session=session, task_id=task_id)
+    if task.status not in machine.FINAL:
+        raise OperationFail(f"task {task_id!r} is {task.status}: only a finished task is retried")
+    return create(
+        session=session,
+        template_name=task.template_name,
+        input=task.input,
+        output=task.output,
+        storage_id=task.storage_id,
+        retry_of=task.task_id,
+    )
+
+
+def retried_as(*, session: Session, task_id: str) -> list[str]:
+    """The ids of the tasks retried from `task_id`, oldest first (deleted ones left out)."""
+    query = (
+        select(Task.task_id)
+        .where(col(Task.retry_of) == task_id, col(Task.deleted).is_(False))
+        .order_by(col(Task.create_time), col(Task.task_id))
+    )
+    return list(session.exec(query).all())
 
 
 def page(
