@@ -97,6 +97,7 @@ def create_app(
         app.include_router(inbox.router)
         app.include_router(control_callbacks.router, dependencies=[TokenDep])
         app.include_router(control_callbacks.actions, dependencies=[TokenDep])
+        app.include_router(ui_actions.new_task)  # before ui's /tasks/{task_id} takes "new"
         app.include_router(ui.router)  # the dashboard (README, Dashboard)
         for pages in (ui_actions.views, ui_crud.views, ui_browse.views):
             app.include_router(pages)

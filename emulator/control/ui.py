@@ -28,6 +28,7 @@ from emulator import __version__, callbacks
 from emulator.api.deps import ContextDep
 from emulator.api.views import task_view, template_view
 from emulator.config import Settings
+from emulator.control import snippets
 from emulator.control.common import (
     HTTP_STATUS,
     TOKEN_COOKIE,
@@ -225,6 +226,7 @@ def task_page(request: Request, ctx: ContextDep, task_id: str) -> Any:
     with ctx.db.read() as session:
         task = tasks.get(session=session, task_id=task_id)
         deliveries = callbacks.for_task(session, task_id)
+        retried_as = tasks.retried_as(session=session, task_id=task_id)
     row = task_row(task, time.time())
     if request.url.path.startswith(FRAGMENTS):
         return _render(request, "_task_status.html", row=row)
@@ -245,6 +247,14 @@ def task_page(request: Request, ctx: ContextDep, task_id: str) -> Any:
         more_downloads=max(0, len(keys_out) - MAX_DOWNLOADS),
         deliveries=deliveries,
         live_url=f"{FRAGMENTS}/tasks/{task_id}",
+        # Acting on the task (control/ui_actions.py): retry links and its request as code.
+        retried_as=retried_as,
+        snippets=snippets.create_task(
+            {name: getattr(task, name) for name in snippets.PARAMS},
+            base_url=ctx.settings.api_base_url,
+            access_key_id=ctx.settings.access_key_id,
+            dev_keys=ctx.settings.uses_dev_keys,
+        ),
     )
 
 

@@ -59,3 +59,25 @@
   live.forEach(watch);
   if (live.length) mark(true);
 })();
+
+// Acting on tasks (control/ui_actions.py): a button with data-copy="<id>" copies that
+// element's text; one with data-fill="<id>" data-value="..." puts the value in that input.
+(function () {
+  document.addEventListener("click", (event) => {
+    const copy = event.target.closest("button[data-copy]");
+    if (copy) {
+      const text = document.getElementById(copy.dataset.copy).textContent;
+      const said = (label) => { copy.textContent = label; setTimeout(() => { copy.textContent = "Copy"; }, 1500); };
+      // The Clipboard API needs a secure context (127.0.0.1 and localhost are).
+      if (navigator.clipboard) navigator.clipboard.writeText(text).then(() => said("Copied"), () => said("Copy failed"));
+      else said("Select and copy");
+      return;
+    }
+    const fill = event.target.closest("button[data-fill]");
+    if (fill) {
+      const input = document.getElementById(fill.dataset.fill);
+      input.value = fill.dataset.value;
+      input.focus();
+    }
+  });
+})();
