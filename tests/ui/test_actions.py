@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,26 @@ def test_a_pending_task_is_cancelled_from_its_page(
     assert stored(emulator, task_id) is None  # a pending task is removed, as del_task does
     with pytest.raises(EmptyResult):
         api.query_task(task_id)
+
+
+def test_a_running_task_is_cancelled_and_its_worker_removes_it(
+    page: Any, emulator: EmulatorServer, api: TranscodeClient, storage_id: str, clip_url: str
+) -> None:
+    with emulator.app.state.ctx.db.write() as session:
+        holds.add(session, stage="running")
+    task_id = create_task(api, clip_url, storage_id, "cancel/running.mp4")
+    wait_for(api, task_id, until=lambda data: data["status"] == "running")
+    page.goto(f"{UI}/tasks/{task_id}")
+    page.locator('[data-action="cancel"]').click()
+
+    expect(page.locator(".notice.done")).to_contain_text(f"Task {task_id} cancelled")
+    expect(page.locator(f'tr[data-task-id="{task_id}"]')).to_have_count(0)
+    with pytest.raises(EmptyResult):  # hidden at once, as del_task hides a task in flight
+        api.query_task(task_id)
+    deadline = time.monotonic() + 30
+    while stored(emulator, task_id) is not None:  # then removed once its worker stopped
+        assert time.monotonic() < deadline, "the worker never removed the cancelled task"
+        time.sleep(0.05)
 
 
 def test_a_finished_task_is_retried_and_both_pages_link_each_other(
