@@ -7,10 +7,10 @@ middleware refuses a foreign Origin or Sec-Fetch-Site: cross-site on the control
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
 from emulator.api.deps import ContextDep
@@ -66,12 +66,20 @@ def new_task_form(request: Request, ctx: ContextDep) -> Any:
     return _form(request, ctx, dict.fromkeys(FIELDS, ""), error=None)
 
 
+async def form_values(request: Request) -> dict[str, str]:
+    """create_task's fields from a urlencoded form body ("" for one not sent)."""
+    body = (await request.body()).decode("utf-8", errors="replace")
+    raw = dict(parse_qsl(body, keep_blank_values=True))
+    return {name: raw.get(name, "") for name in FIELDS}
+
+
+FormValues = Annotated[dict[str, str], Depends(form_values)]
+
+
 @new_task.post("/tasks/new")
-async def create(request: Request, ctx: ContextDep) -> Any:
+def create(request: Request, ctx: ContextDep, values: FormValues) -> Any:
     """create_task from the form: the API's own parameter model and service, so the form
     accepts and refuses exactly what /api/create_task does."""
-    raw = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
-    values = {name: raw.get(name, "") for name in FIELDS}
     try:
         params = validate(CreateTask, values)
         with ctx.db.write() as session:
