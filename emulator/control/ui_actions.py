@@ -20,8 +20,7 @@ from emulator.context import Context
 from emulator.control.common import HTTP_STATUS, TokenDep
 from emulator.control.samples import SAMPLES, SAMPLES_PATH
 from emulator.control.ui import PREFIX, UiRoute, _render, task_page
-from emulator.db import tasks as machine
-from emulator.errors import ApiError, BadParam, OperationFail
+from emulator.errors import ApiError, BadParam
 from emulator.services import storages, tasks, templates
 
 views = APIRouter(prefix=PREFIX, route_class=UiRoute, dependencies=[TokenDep])
@@ -36,10 +35,7 @@ def cancel(ctx: ContextDep, task_id: str) -> Any:
     """What del_task does: a pending task is removed, one in flight hidden until its worker
     stopped ffmpeg and removed it. A finished task has nothing to cancel."""
     with ctx.db.write() as session:
-        task = tasks.get(session=session, task_id=task_id)
-        if task.status in machine.FINAL:
-            raise OperationFail(f"task {task_id!r} is {task.status}: nothing to cancel")
-        tasks.delete(session=session, task_id=task_id)
+        tasks.cancel(session=session, task_id=task_id)
     return RedirectResponse(f"{PREFIX}?{urlencode({'cancelled': task_id})}", status_code=303)
 
 

@@ -124,6 +124,14 @@ def delete(*, session: Session, task_id: str) -> None:
         session.delete(task)
 
 
+def cancel(*, session: Session, task_id: str) -> None:
+    """delete, for a task not finished yet (the dashboard's Cancel): a finished one is left."""
+    task = get(session=session, task_id=task_id)
+    if task.status in machine.FINAL:
+        raise OperationFail(f"task {task_id!r} is {task.status}: nothing to cancel")
+    delete(session=session, task_id=task_id)
+
+
 def retry(*, session: Session, task_id: str) -> Task:
     """A new task with a finished task's create_task parameters, linked to it by `retry_of`.
 

@@ -1,4 +1,4 @@
-"""services.tasks.retry: a finished task's parameters again, linked both ways by `retry_of`."""
+"""services.tasks.retry and cancel: the dashboard's task actions, over del_task and create_task."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from emulator.db import tasks as machine
 from emulator.db.engine import Database
 from emulator.db.migrate import migrate
+from emulator.db.models import Task
 from emulator.errors import BadParam, OperationFail
 from emulator.services import storages, tasks, templates
 
@@ -101,3 +102,26 @@ def test_a_retry_after_the_template_was_deleted_is_create_tasks_error(
         templates.delete(session=session, name="gone-soon")
     with db.write() as session, pytest.raises(BadParam, match="gone-soon"):
         tasks.retry(session=session, task_id=original)
+
+
+def test_cancel_removes_a_pending_task(db: Database, storage_id: str) -> None:
+    with db.write() as session:
+        task_id = tasks.create(
+            session=session,
+            template_name="480p",
+            input="https://example.invalid/in.mp4",
+            output="o.mp4",
+            storage_id=storage_id,
+        ).task_id
+    with db.write() as session:
+        tasks.cancel(session=session, task_id=task_id)
+    with db.read() as session:
+        assert session.get(Task, task_id) is None
+
+
+def test_cancel_leaves_a_finished_task(db: Database, storage_id: str) -> None:
+    task_id = finished_task(db, storage_id)
+    with db.write() as session, pytest.raises(OperationFail, match="nothing to cancel"):
+        tasks.cancel(session=session, task_id=task_id)
+    with db.read() as session:
+        assert tasks.get(session=session, task_id=task_id).status == "fail"
