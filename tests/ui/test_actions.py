@@ -82,6 +82,22 @@ def test_a_pending_task_is_cancelled_from_its_page(
         api.query_task(task_id)
 
 
+def test_a_pending_task_is_cancelled_from_the_tasks_list(
+    page: Any, emulator: EmulatorServer, api: TranscodeClient, storage_id: str, clip_url: str
+) -> None:
+    failed = failed_task(api, storage_id)
+    with emulator.app.state.ctx.db.write() as session:
+        holds.add(session, stage="pending")
+    kept, cancelled = (create_task(api, clip_url, storage_id, f"list/{n}.mp4") for n in "ab")
+    page.goto(UI)
+    expect(page.locator(f'tr[data-task-id="{failed}"] [data-action="cancel"]')).to_have_count(0)
+    page.locator(f'tr[data-task-id="{cancelled}"] [data-action="cancel"]').click()
+
+    expect(page.locator(".notice.done")).to_contain_text(f"Task {cancelled} cancelled")
+    expect(page.locator("tr[data-task-id]")).to_have_count(2)
+    assert sorted(task_ids(emulator)) == sorted([kept, failed])
+
+
 def test_a_running_task_is_cancelled_and_its_worker_removes_it(
     page: Any, emulator: EmulatorServer, api: TranscodeClient, storage_id: str, clip_url: str
 ) -> None:
