@@ -118,6 +118,16 @@ def test_a_running_task_is_cancelled_and_its_worker_removes_it(
         time.sleep(0.05)
 
 
+def test_a_cancel_posted_for_a_finished_task_is_refused(
+    emulator: EmulatorServer, api: TranscodeClient, storage_id: str
+) -> None:
+    task_id = failed_task(api, storage_id)
+    answer = httpx.post(f"{emulator.base_url}{UI}/tasks/{task_id}/cancel", timeout=30)
+    assert answer.status_code == 409
+    assert "nothing to cancel" in answer.text
+    assert api.query_task(task_id).status == "fail"
+
+
 def test_a_finished_task_is_retried_and_both_pages_link_each_other(
     page: Any, emulator: EmulatorServer, api: TranscodeClient, storage_id: str, snap: Snap
 ) -> None:
