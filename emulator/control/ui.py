@@ -26,7 +26,7 @@ from fastapi.staticfiles import StaticFiles
 
 from emulator import __version__, callbacks
 from emulator.api.deps import ContextDep
-from emulator.api.views import task_view, template_view
+from emulator.api.views import task_view
 from emulator.config import Settings
 from emulator.control.common import (
     HTTP_STATUS,
@@ -40,7 +40,7 @@ from emulator.db import state
 from emulator.db import tasks as machine
 from emulator.db.models import Task
 from emulator.errors import ApiError, BadParam
-from emulator.services import faults, holds, inspection, keys, storages, tasks, templates
+from emulator.services import faults, holds, inspection, keys, tasks
 from emulator.services.requestlog import RequestLog, mask
 
 if TYPE_CHECKING:
@@ -267,23 +267,7 @@ def players(task: Task, presign: Callable[[str, str], str]) -> list[dict[str, An
     return found
 
 
-# Storages, templates, keys, request log -----------------------------------------------------
-
-
-@views.get("/storages")
-def storages_page(request: Request, ctx: ContextDep) -> Any:
-    """Storages with their keys shown as set or not, never their values."""
-    with ctx.db.read() as session:
-        rows = storages.list_all(session=session)
-    return _render(request, "storages.html", active="storages", title="Storages", rows=rows)
-
-
-@views.get("/templates")
-def templates_page(request: Request, ctx: ContextDep) -> Any:
-    """Built-in templates first, then custom ones; fields of the v1 generation as `extra`."""
-    with ctx.db.read() as session:
-        rows = [{**template_view(t), "extra": t.extra} for t in templates.list_all(session=session)]
-    return _render(request, "templates.html", active="templates", title="Templates", rows=rows)
+# Keys, request log (storages and templates, with their forms: ui_crud.py) -------------------
 
 
 @views.get("/keys")
