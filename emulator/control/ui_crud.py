@@ -56,12 +56,12 @@ def _status(error: ApiError | None) -> int:
     return 200 if error is None else HTTP_STATUS.get(error.code, 500)
 
 
-def _notice(kind: str, added: str | None, deleted: str | None, shown: set[str]) -> str:
-    """What the redirect after a post says, if the table agrees (a typed URL cannot lie)."""
-    if added and added in shown:
-        return f"{kind} {added} added."
-    if deleted and deleted not in shown:
-        return f"{kind} {deleted} deleted."
+def _notice(kind: str, shown: set[str], done: dict[str, str | None]) -> str:
+    """What the redirect after a post says ({"added": name}...), if the table agrees: a
+    typed URL cannot announce what did not happen."""
+    for verb, name in done.items():
+        if name and (name not in shown if verb == "deleted" else name in shown):
+            return f"{kind} {name} {verb}."
     return ""
 
 
@@ -106,7 +106,9 @@ def storages_view(
         form=kept,
         error=error,
         error_at=error_at,
-        notice=_notice("Storage", added, deleted, {row.storage_id for row in rows}),
+        notice=_notice(
+            "Storage", {row.storage_id for row in rows}, {"added": added, "deleted": deleted}
+        ),
     )
 
 
@@ -158,28 +160,39 @@ HINTS = {
 Parsed = tuple[str, dict[str, Any], dict[str, Any]]  # name, columns, extra
 
 
-def _api_fields(raw: dict[str, Any]) -> Parsed:
-    """As emulator/api/templates.py's add_template reads its parameters."""
-    p = validate(api_templates.AddTemplate, raw)
+def _api_fields(raw: dict[str, Any], update: bool) -> Parsed:
+    """As emulator/api/templates.py's add_template (or update_template) reads parameters."""
+    p = (
+        validate(api_templates.UpdateTemplate, raw)
+        if update
+        else validate(api_templates.AddTemplate, raw)
+    )
     return p.name, p.given(), {}
 
 
-def _v1_fields(raw: dict[str, Any]) -> Parsed:
-    """As emulator/v1/templates.py's add_template reads its parameters (zeros not given)."""
-    p = validate(v1_params.AddTemplate, v1_params.normalize(raw))
+def _v1_fields(raw: dict[str, Any], update: bool) -> Parsed:
+    """As emulator/v1/templates.py's add_template (or update_template) reads parameters:
+    zero values are not given."""
+    given = v1_params.normalize(raw)
+    p = (
+        validate(v1_params.UpdateTemplate, given)
+        if update
+        else validate(v1_params.AddTemplate, given)
+    )
     columns, extra = templates.split_fields(p.given())
     return p.template_name, columns, extra
 
 
 @dataclass(frozen=True)
 class Generation:
-    """One API generation's add_template: its request model and how it reads parameters."""
+    """One API generation's add_template and update_template: its request model (for the
+    form's fields) and how it reads parameters."""
 
     key: str
     title: str
     model: type[BaseModel]
     name_field: str
-    parse: Callable[[dict[str, Any]], Parsed]
+    parse: Callable[[dict[str, Any], bool], Parsed]
 
     def fields(self) -> list[dict[str, Any]]:
         """What the form shows for each input: a select for a Literal field, else an input."""
@@ -199,18 +212,25 @@ class Generation:
         """The fields only the JSON textarea gives."""
         return [name for name in self.model.model_fields if name not in (self.name_field, *INPUTS)]
 
-    def add(self, ctx: Context, raw: dict[str, Any]) -> str:
-        """add_template as this generation's route does it; the new template's name."""
-        name, columns, extra = self.parse(raw)
+    def save(self, ctx: Context, raw: dict[str, Any], *, update: bool) -> str:
+        """add_template (or update_template: only the fields given change) as this
+        generation's route does it; the template's name."""
+        name, columns, extra = self.parse(raw, update)
+        limit = ctx.settings.max_pixel_rate
         with ctx.db.write() as session:
-            templates.add(
-                session=session,
-                name=name,
-                fields=columns,
-                extra=extra,
-                now=clock_now(session),
-                max_pixel_rate=ctx.settings.max_pixel_rate,
-            )
+            if update:
+                templates.update(
+                    session=session, name=name, fields=columns, extra=extra, max_pixel_rate=limit
+                )
+            else:
+                templates.add(
+                    session=session,
+                    name=name,
+                    fields=columns,
+                    extra=extra,
+                    now=clock_now(session),
+                    max_pixel_rate=limit,
+                )
         return name
 
 
@@ -259,10 +279,15 @@ def _number(text: str) -> Any:
 
 @views.get("/templates")
 def templates_page(
-    request: Request, ctx: ContextDep, added: Notice = None, deleted: Notice = None
+    request: Request,
+    ctx: ContextDep,
+    added: Notice = None,
+    updated: Notice = None,
+    deleted: Notice = None,
 ) -> Any:
     """Built-in templates first, then custom ones (v1's fields as `extra`); the add forms."""
-    return templates_view(request, ctx, added=added, deleted=deleted)
+    done = {"added": added, "updated": updated, "deleted": deleted}
+    return templates_view(request, ctx, done=done)
 
 
 def templates_view(
@@ -272,8 +297,7 @@ def templates_view(
     form: dict[str, str] | None = None,
     error: ApiError | None = None,
     error_at: str = "",
-    added: str | None = None,
-    deleted: str | None = None,
+    done: dict[str, str | None] | None = None,
 ) -> HTMLResponse:
     """The page; after a failed post, `error` by the form of `error_at` or by the table."""
     with ctx.db.read() as session:
@@ -290,22 +314,34 @@ def templates_view(
         form=form or {},
         error=error,
         error_at=error_at,
-        notice=_notice("Template", added, deleted, {str(row["name"]) for row in rows}),
+        notice=_notice("Template", {str(row["name"]) for row in rows}, done or {}),
     )
 
 
 @views.post("/templates")
 def add_template(request: Request, ctx: ContextDep, form: FormDep) -> Response:
     """add_template of the generation the form names, parsed as that generation parses it."""
+    return _save_template(request, ctx, form, update=False)
+
+
+@views.post("/templates/update")
+def update_template(request: Request, ctx: ContextDep, form: FormDep) -> Response:
+    """update_template from the same form: the template it names gets the fields given."""
+    return _save_template(request, ctx, form, update=True)
+
+
+def _save_template(
+    request: Request, ctx: Context, form: dict[str, str], *, update: bool
+) -> Response:
     generation = GENERATIONS.get(form.get("generation", ""))
     if generation is None:
         error = BadParam(f"generation: must be one of {', '.join(GENERATIONS)}")
         return templates_view(request, ctx, error=error, error_at="table")
     try:
-        name = generation.add(ctx, template_params(generation, form))
+        name = generation.save(ctx, template_params(generation, form), update=update)
     except ApiError as error:
         return templates_view(request, ctx, form=form, error=error, error_at=generation.key)
-    return _back("/templates", added=name)
+    return _back("/templates", **{"updated" if update else "added": name})
 
 
 @views.post("/templates/{name:path}/delete")

@@ -259,6 +259,44 @@ def test_invalid_template_shows_the_api_detail_inline(
     snap(page, f"templates-error-{generation}")
 
 
+def test_api_template_is_updated_through_the_form(page: Any, api: TranscodeClient) -> None:
+    api.call("POST", "/api/add_template", {"name": "to-update", "format": "hls"})
+    page.goto(f"{UI}/templates")
+    form = page.locator('[data-generation="api"] form')
+    fill(form, {"name": "to-update", "quality": "8"})
+    assert submit(page, form, "Update /api template").status == 303
+    expect(page.locator(".notice")).to_have_text("Template to-update updated.")
+    quality = page.locator('tr[data-template="to-update"] td').nth(4)
+    expect(quality).to_have_text("8")
+    shown = api.call("GET", "/api/query_template", {"name": "to-update"})
+    assert (shown["quality"], shown["format"]) == (8, "hls")
+
+
+def test_v1_template_update_leaves_zero_fields_as_they_are(
+    page: Any, v1: TranscodeClientV1
+) -> None:
+    v1.add_template("v1-update", framerate=30, gop_size=48)
+    page.goto(f"{UI}/templates")
+    form = page.locator('[data-generation="v1"] form')
+    fill(form, {"template_name": "v1-update", "framerate": "0", "more_fields": '{"gop_size": 24}'})
+    assert submit(page, form, "Update /vodencoding/v1 template").status == 303
+    shown = v1.query_template("v1-update")
+    assert (shown["framerate"], shown["gop_size"]) == (30, 24)
+
+
+def test_builtin_template_update_shows_the_service_error(page: Any, api: TranscodeClient) -> None:
+    params = {"name": "480p", "quality": 8}
+    expected = api_error(lambda: api.call("PUT", "/api/update_template", params))
+    page.goto(f"{UI}/templates")
+    form = page.locator('[data-generation="api"] form')
+    fill(form, {"name": "480p", "quality": "8"})
+    assert submit(page, form, "Update /api template").status == 409
+    error = page.locator('[data-generation="api"] .form-error')
+    expect(error).to_have_attribute("data-code", "1005")
+    expect(error.locator(".detail")).to_have_text(expected.detail)
+    assert api.call("GET", "/api/query_template", {"name": "480p"})["quality"] == 5
+
+
 def test_custom_template_is_deleted_from_its_row(page: Any, api: TranscodeClient) -> None:
     api.call("POST", "/api/add_template", {"name": "to-delete"})
     page.goto(f"{UI}/templates")
@@ -314,6 +352,17 @@ def test_cross_site_template_add_changes_nothing(
     form = {"generation": generation, "name": "evil", "template_name": "evil"}
     post_from_elsewhere(emulator, "/templates", form)
     assert template_names(api) == before
+
+
+def test_cross_site_template_update_changes_nothing(
+    emulator: EmulatorServer, api: TranscodeClient
+) -> None:
+    api.call("POST", "/api/add_template", {"name": "mine"})
+    before = api.call("GET", "/api/query_template", {"name": "mine"})
+    post_from_elsewhere(
+        emulator, "/templates/update", {"generation": "api", "name": "mine", "quality": "9"}
+    )
+    assert api.call("GET", "/api/query_template", {"name": "mine"}) == before
 
 
 def test_cross_site_template_delete_changes_nothing(
