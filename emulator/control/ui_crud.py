@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from emulator.api import templates as api_templates
 from emulator.api.deps import ContextDep
-from emulator.api.params import _json_object, validate
+from emulator.api.params import json_object, validate
 from emulator.api.storages import AddStorage
 from emulator.api.views import template_view
 from emulator.context import Context
@@ -258,7 +258,7 @@ def template_params(generation: Generation, form: dict[str, str]) -> dict[str, A
     text = form.get(MORE, "")
     if text.strip():
         try:
-            more = _json_object(text.encode())
+            more = json_object(text.encode())
         except BadParam as error:
             raise BadParam(f"more fields: {error.detail}") from None
         if both := sorted(set(more) & set(raw)):
@@ -344,9 +344,12 @@ def _save_template(
     return _back("/templates", **{"updated" if update else "added": name})
 
 
-@views.post("/templates/{name:path}/delete")
-def delete_template(request: Request, ctx: ContextDep, name: str) -> Response:
+# The name travels in the form, not the path: a name may hold "/" or be "..", which a
+# browser would fold into another URL.
+@views.post("/templates/delete")
+def delete_template(request: Request, ctx: ContextDep, form: FormDep) -> Response:
     """del_template: the service refuses a built-in (1005), shown above the table."""
+    name = form.get("name", "")
     try:
         with ctx.db.write() as session:
             templates.delete(session=session, name=name)
