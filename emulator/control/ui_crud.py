@@ -1,4 +1,4 @@
-"""Storages and templates created and deleted from the dashboard, API errors shown inline.
+"""Storages and templates added, updated and deleted from the dashboard, API errors inline.
 
 The forms post to this router; the dashboard's server side calls the same service functions
 as the API (never a signed API call from the browser). Cross-site posts never get here: the
@@ -13,8 +13,8 @@ kept, except the storage keys, which never travel back to the browser.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import parse_qsl, quote
 
@@ -193,6 +193,7 @@ class Generation:
     model: type[BaseModel]
     name_field: str
     parse: Callable[[dict[str, Any], bool], Parsed]
+    hints: Mapping[str, str] = field(default_factory=dict)  # this generation's own habits
 
     def fields(self) -> list[dict[str, Any]]:
         """What the form shows for each input: a select for a Literal field, else an input."""
@@ -202,7 +203,7 @@ class Generation:
                 "choices": literal_values(self.model.model_fields[name].annotation),
                 "number": name in NUMBERS,
                 "required": self.model.model_fields[name].is_required(),
-                "hint": HINTS.get(name, ""),
+                "hint": self.hints.get(name, HINTS.get(name, "")),
                 "default": templates.DEFAULTS.get(name, ""),
             }
             for name in (self.name_field, *INPUTS)
@@ -235,8 +236,22 @@ class Generation:
 
 
 GENERATIONS = {
-    "api": Generation("api", "/api", api_templates.AddTemplate, "name", _api_fields),
-    "v1": Generation("v1", "/vodencoding/v1", v1_params.AddTemplate, "template_name", _v1_fields),
+    "api": Generation(
+        "api",
+        "/api",
+        api_templates.AddTemplate,
+        "name",
+        _api_fields,
+        hints={"quality": "a whole number, 1 to 10"},
+    ),
+    "v1": Generation(
+        "v1",
+        "/vodencoding/v1",
+        v1_params.AddTemplate,
+        "template_name",
+        _v1_fields,
+        hints={"audio_bitrate": "bit/s; under 1000: kbit/s"},
+    ),
 }
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from emulator.client import TranscodeClient
 from emulator.client_v1 import TranscodeClientV1
+from emulator.control.ui_crud import MORE
 from emulator.errors import ApiError
 from emulator.server import EmulatorServer
 from emulator.services import templates
@@ -295,6 +296,23 @@ def test_builtin_template_update_shows_the_service_error(page: Any, api: Transco
     expect(error).to_have_attribute("data-code", "1005")
     expect(error.locator(".detail")).to_have_text(expected.detail)
     assert api.call("GET", "/api/query_template", {"name": "480p"})["quality"] == 5
+
+
+@pytest.mark.parametrize(
+    ("more", "detail"),
+    [
+        ("[1]", "more fields: JSON body must be an object of parameters"),
+        ('{"name": "twice"}', "more fields: name also given in the form above"),
+    ],
+)
+def test_more_fields_that_are_not_an_object_of_new_fields_are_refused(
+    emulator: EmulatorServer, api: TranscodeClient, more: str, detail: str
+) -> None:
+    form = {"generation": "api", "name": "t", MORE: more}
+    response = httpx.post(f"{emulator.base_url}{UI}/templates", data=form, timeout=30)
+    assert response.status_code == 400
+    assert detail in response.text
+    assert "t" not in template_names(api)
 
 
 def test_custom_template_is_deleted_from_its_row(page: Any, api: TranscodeClient) -> None:
