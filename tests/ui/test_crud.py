@@ -18,6 +18,7 @@ from emulator.control.ui_crud import MORE
 from emulator.errors import ApiError
 from emulator.server import EmulatorServer
 from emulator.services import templates
+from tests.conftest import make_settings
 from tests.ui.conftest import Snap
 
 # Collected without the dev dependency too: the module then skips, saying why.
@@ -393,3 +394,35 @@ def test_cross_site_template_delete_changes_nothing(
     before = template_names(api)
     post_from_elsewhere(emulator, "/templates/delete", {"name": "mine"})
     assert template_names(api) == before
+
+
+# Without the control token ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def locked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
+    """An emulator whose control surface needs EMULATOR_CONTROL_TOKEN."""
+    data_dir = tmp_path_factory.mktemp("locked")
+    settings = make_settings(data_dir, worker_concurrency=0, control_token="crud-token")
+    with EmulatorServer(settings) as server:
+        yield server
+
+
+def test_forms_without_the_control_token_change_nothing(locked: EmulatorServer) -> None:
+    s = locked.settings
+    with TranscodeClient(locked.base_url, s.access_key_id, s.access_key_secret) as client:
+        storage = client.add_storage("cn-hz", "s3", "out").storage_id
+        client.call("POST", "/api/add_template", {"name": "mine"})
+        before = (storage_ids(client), client.call("GET", "/api/list_template"))
+        forms = {
+            "/storages": {"type": "s3", "region": "cn-hz", "bucket": "other"},
+            f"/storages/{storage}/delete": {},
+            "/templates": {"generation": "api", "name": "new"},
+            "/templates/update": {"generation": "api", "name": "mine", "quality": "9"},
+            "/templates/delete": {"name": "mine"},
+        }
+        for path, form in forms.items():
+            response = httpx.post(f"{locked.base_url}{UI}{path}", data=form, timeout=30)
+            assert response.status_code == 303, path
+            assert response.headers["location"].startswith(f"{UI}/login?next="), path
+        assert (storage_ids(client), client.call("GET", "/api/list_template")) == before
