@@ -192,7 +192,28 @@ def task_row(task: Task, now: float) -> dict[str, Any]:
         "bucket": task.storage.get("bucket", ""),
         "timings": timings,
         "total_s": total,
+        **encoding_rate(task, now),
+        "failed_in": failed_in(task.stage_times) if task.status == "fail" else None,
     }
+
+
+def encoding_rate(task: Task, now: float) -> dict[str, Any]:
+    """A running task's fps and speed as ffmpeg reports them, and an ETA from its progress:
+    the time spent running so far, scaled by the share still to do."""
+    if task.status != machine.RUNNING:
+        return {"fps": None, "speed": None, "eta_s": None}
+    started = task.stage_times.get(machine.RUNNING)
+    percent = task.progress
+    eta = None
+    if started is not None and 0 < percent < 100:
+        eta = max(0.0, now - started) * (100 - percent) / percent
+    return {"fps": task.fps or None, "speed": task.speed or None, "eta_s": eta}
+
+
+def failed_in(times: dict[str, float]) -> str:
+    """The stage a failed task was in when it failed: the last one it entered."""
+    entered = [stage for stage in STAGES if stage in times]
+    return max(entered, key=lambda stage: times[stage]) if entered else machine.PENDING
 
 
 def stage_timings(times: dict[str, float], status: str, now: float) -> list[dict[str, Any]]:
