@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 # What the object page shows for a key, by its extension.
 PLAYERS = {".m3u8": "hls", ".mpd": "dash", ".mp4": "mp4"}
-IMAGES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif"})
+IMAGES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 MAX_LIMIT = 1000
 
 
