@@ -7,6 +7,7 @@ middleware refuses a foreign Origin or Sec-Fetch-Site: cross-site on the control
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlencode
 
@@ -206,7 +207,9 @@ async def delete_snapshot(request: Request, name: str) -> Any:
     return await _snapshot_action(request, "deleted", name, snapshots.delete)
 
 
-async def _snapshot_action(request: Request, done: str, name: str, action: Any) -> Any:
+async def _snapshot_action(
+    request: Request, done: str, name: str, action: Callable[..., object]
+) -> Any:
     runtime = request.app.state.runtime
     try:
         # Saving and restoring copy files and wait on the database: off the event loop.

@@ -109,18 +109,30 @@ def test_an_image_object_shows_as_an_image_with_its_download_link(
 ) -> None:
     image = make_logo(tmp_path / "thumb.jpg", size="64x48", color="blue")
     s3.ensure_bucket("thumbs")
-    s3.upload_file(image, "thumbs", "shots/0001.jpg")
+    s3.upload_file(image, "thumbs", "shots/first shot é.jpg")  # a key that needs quoting
 
-    page.goto(f"{UI}/objects/thumbs/shots/0001.jpg")
+    page.goto(f"{UI}/objects/thumbs?prefix=shots/")
+    page.get_by_role("link", name="first shot é.jpg").click()
     shown = page.locator("img.object-image")
     expect(shown).to_be_visible()
     page.wait_for_function("() => document.querySelector('img.object-image').naturalWidth === 64")
+    expect(page.locator(".object-meta")).to_contain_text("s3://thumbs/shots/first shot é.jpg")
     expect(page.locator(".object-meta")).to_contain_text("image/jpeg")
     expect(page.locator(".object-meta")).to_contain_text(f"{image.stat().st_size} bytes")
     assert page.locator("video").count() == 0
     href = page.locator("a.download").get_attribute("href")
     assert httpx.get(href, timeout=30).content == image.read_bytes()
     snap(page, "object-image")
+
+
+def test_a_dash_manifest_plays_on_its_object_page(
+    page: Any, emulator: EmulatorServer, api: TranscodeClient, storage_id: str, clip_url: str
+) -> None:
+    task_id = create_task(api, add_template(emulator, "dash"), clip_url, storage_id)
+    assert wait_for(api, task_id)["status"] == "success"
+    page.goto(f"{UI}/objects/out/ui/out.mpd")
+    assert play(page, "dash") > 0.5
+    assert page.locator('video[data-kind="dash"]').get_attribute("data-engine") == "dash.js"
 
 
 def test_a_bucket_listing_is_paginated(
@@ -189,20 +201,6 @@ def test_an_invalid_snapshot_name_is_shown_on_the_form(
     expect(page.locator(".form-error")).to_contain_text("1002 bad param")
     expect(page.locator(".form-error")).to_contain_text("is not a snapshot name")
     expect(page.get_by_label("name")).to_have_value("no/slashes")
-    assert snapshot_names(emulator) == []
-
-
-@pytest.mark.usefixtures("no_snapshots")
-def test_a_refused_setup_is_shown_on_the_form(
-    page: Any, emulator: EmulatorServer, api: TranscodeClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # As with EMULATOR_S3_ENDPOINT_URL: the runtime then has no embedded S3 to snapshot.
-    monkeypatch.setattr(emulator.app.state.runtime, "s3", None)
-    page.goto(f"{UI}/snapshots")
-    page.get_by_label("name").fill("external")
-    page.get_by_role("button", name="Save snapshot").click()
-    expect(page.locator(".form-error")).to_contain_text("1005 operation fail")
-    expect(page.locator(".form-error")).to_contain_text("not supported with an external S3")
     assert snapshot_names(emulator) == []
 
 
