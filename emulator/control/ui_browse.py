@@ -124,7 +124,7 @@ def bucket_page(
         active="objects",
         title=f"s3://{bucket}/{prefix}",
         bucket=bucket,
-        prefix=prefix,
+        key_prefix=prefix,  # `prefix` is the dashboard's own URL prefix in every template
         crumbs=[(name, folder_url(bucket, path)) for name, path in objects.parents(prefix)],
         bucket_url=object_url(bucket),
         folders=folders,

@@ -87,7 +87,8 @@ def test_browse_bucket_then_folder_then_play_the_hls_output(
     playlist = page.locator('tr[data-key="ui/out.m3u8"]')
     expect(playlist).to_contain_text("application/vnd.apple.mpegurl")
     expect(page.locator("tr.object", has_text=".ts").first).to_contain_text("video/mp2t")
-    expect(page.locator(".crumbs")).to_contain_text("ui")
+    expect(page.locator(".crumbs a")).to_have_text(["buckets", "out", "ui"])
+    expect(page.locator("nav a.active")).to_have_attribute("href", f"{UI}/objects")
 
     href = playlist.locator("a.download").get_attribute("href")
     stored = s3.list_page("out", prefix="ui/out.m3u8").objects[0]
