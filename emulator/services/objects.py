@@ -6,6 +6,7 @@ anything else S3 says is 1005 (operation fail), with S3's own code and message a
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 PLAYERS = {".m3u8": "hls", ".mpd": "dash", ".mp4": "mp4"}
 IMAGES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 MAX_LIMIT = 1000
+# The widest name boto3 accepts (legacy buckets included); S3 itself answers the rest.
+BUCKET_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}")
 
 
 def list_buckets(*, store: ObjectStore | None) -> list[BucketInfo]:
@@ -35,6 +38,7 @@ def list_page(
     """At most `limit` keys (1 to 1000) and folders of `bucket` under `prefix`, from `token` on."""
     if not 1 <= limit <= MAX_LIMIT:
         raise BadParam(f"limit: {limit} is not between 1 and {MAX_LIMIT}")
+    check_bucket(bucket)
     try:
         return _store(store).list_page(bucket, prefix=prefix, limit=limit, token=token)
     except ObjectStoreError as exc:
@@ -42,10 +46,17 @@ def list_page(
 
 
 def describe(*, store: ObjectStore | None, bucket: str, key: str) -> ObjectInfo:
+    check_bucket(bucket)
     try:
         return _store(store).head(bucket, key)
     except ObjectStoreError as exc:
         raise _api_error(exc, f"object s3://{bucket}/{key}") from exc
+
+
+def check_bucket(bucket: str) -> str:
+    if not BUCKET_NAME.fullmatch(bucket):
+        raise BadParam(f"bucket: {bucket!r} is not a bucket name (letters, digits, '.', '-', '_')")
+    return bucket
 
 
 def viewer(key: str) -> str:

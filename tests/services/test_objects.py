@@ -63,3 +63,11 @@ def test_limits_are_bounded_and_a_missing_store_is_refused() -> None:
         objects.list_page(store=None, bucket="x", prefix="", limit=0, token=None)
     with pytest.raises(OperationFail, match="not started"):
         objects.list_buckets(store=None)
+
+
+@pytest.mark.parametrize("bucket", ["bad name", "x:y", "", "a/b"])
+def test_a_bucket_name_boto3_would_refuse_is_a_bad_param(bucket: str) -> None:
+    with pytest.raises(BadParam, match="is not a bucket name"):
+        objects.list_page(store=None, bucket=bucket, prefix="", limit=10, token=None)
+    with pytest.raises(BadParam, match="is not a bucket name"):
+        objects.describe(store=None, bucket=bucket, key="k")
