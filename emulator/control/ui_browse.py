@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from emulator.api.deps import ContextDep
 from emulator.control.common import HTTP_STATUS, TokenDep
 from emulator.control.inbox import INBOX_PATH
-from emulator.control.ui import PREFIX, UiRoute, _render
+from emulator.control.ui import FRAGMENTS, PREFIX, UiRoute, _render
 from emulator.errors import ApiError
 from emulator.services import inbox, objects, snapshots, storages
 
@@ -28,6 +28,8 @@ Token = Annotated[str | None, Query(description="where the previous page ended")
 PageSize = Annotated[int, Query(ge=1, le=objects.MAX_LIMIT)]
 # What each snapshot action's notice says once it worked (the page is reached by a redirect).
 DONE = {"saved": "Saved", "restored": "Restored", "deleted": "Deleted"}
+# An inbox keeps up to EMULATOR_INBOX_SIZE requests; its page, refreshed every second, shows these.
+SHOWN_ENTRIES = 200
 
 
 def human_bytes(size: int) -> str:
@@ -241,20 +243,27 @@ def inboxes_page(request: Request, ctx: ContextDep) -> Any:
 
 
 @views.get("/inbox/{name}")
+@views.get("/fragments/inbox/{name}")
 def inbox_page(request: Request, ctx: ContextDep, name: str, cleared: int | None = None) -> Any:
-    """An inbox's requests, newest first: time, method, masked headers, the body (JSON pretty)."""
+    """An inbox's requests, newest first: time, method, masked headers, the body (JSON pretty).
+
+    The fragment is the list of requests, refreshed live.
+    """
     with ctx.db.read() as session:
-        entries = inbox.read(session, name=name)
+        entries = inbox.read(session, name=name, limit=SHOWN_ENTRIES)
+    live: dict[str, Any] = {"inbox_name": name, "entries": entries, "shown": SHOWN_ENTRIES}
+    if request.url.path.startswith(FRAGMENTS):
+        return _render(request, "_inbox_entries.html", **live)
     return _render(
         request,
         "inbox.html",
         active="inbox",
         title=f"Inbox {name}",
-        inbox_name=name,
-        entries=entries,
         cleared=cleared,
         receive_url=f"{ctx.settings.api_base_url}{INBOX_PATH}{name}",
         keep=ctx.settings.inbox_size,
+        live_url=f"{FRAGMENTS}/inbox/{name}",
+        **live,
     )
 
 

@@ -246,6 +246,20 @@ def test_an_inbox_shows_requests_masked_and_pretty_then_clears(
         assert inbox.read(session, name="demo") == []
 
 
+def test_a_request_appears_on_the_open_inbox_page_without_reload(
+    page: Any, emulator: EmulatorServer, api: TranscodeClient
+) -> None:
+    page.goto(f"{UI}/inbox/live")
+    expect(page.locator(".empty")).to_contain_text("No requests in this inbox")
+    page.evaluate("window.stillThisPage = true")
+    httpx.put(f"{emulator.base_url}/_emulator/inbox/live", content="plain text", timeout=30)
+    entry = page.locator("tr[data-entry]")
+    expect(entry.locator(".method")).to_have_text("PUT")
+    expect(entry.locator(".body pre")).to_have_text("plain text")
+    expect(page.get_by_role("button", name="Clear this inbox")).to_be_visible()
+    assert page.evaluate("window.stillThisPage") is True
+
+
 def test_inboxes_are_listed_newest_first(
     page: Any, emulator: EmulatorServer, api: TranscodeClient
 ) -> None:
