@@ -22,7 +22,10 @@ from emulator.control.ui import FRAGMENTS, PREFIX, UiRoute, _render
 from emulator.errors import ApiError
 from emulator.services import inbox, objects, snapshots, storages
 
-views = APIRouter(prefix=PREFIX, route_class=UiRoute, dependencies=[TokenDep])
+# Pages, not API: kept out of the OpenAPI schema, as the other dashboard routes are.
+views = APIRouter(
+    prefix=PREFIX, route_class=UiRoute, dependencies=[TokenDep], include_in_schema=False
+)
 Prefix = Annotated[str, Query(description="only keys starting with this")]
 Token = Annotated[str | None, Query(description="where the previous page ended")]
 PageSize = Annotated[int, Query(ge=1, le=objects.MAX_LIMIT)]

@@ -66,3 +66,9 @@ def test_a_form_with_the_token_works(emulator: EmulatorServer) -> None:
     runtime = emulator.app.state.runtime
     assert "with-token" in [i.name for i in snapshots.list_snapshots(runtime=runtime)]
     snapshots.delete(runtime=runtime, name="with-token")
+
+
+def test_the_pages_are_not_in_the_openapi_schema(emulator: EmulatorServer) -> None:
+    paths = httpx.get(f"{emulator.base_url}/openapi.json", timeout=30).json()["paths"]
+    mine = tuple(f"{UI}/{page}" for page in ("objects", "snapshots", "inbox", "fragments/inbox"))
+    assert [p for p in paths if p.startswith(mine)] == []
