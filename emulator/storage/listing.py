@@ -33,7 +33,7 @@ class ObjectInfo:
 
 @dataclass(frozen=True)
 class ObjectPage:
-    """One page of keys under a prefix: sub-"folders" (common prefixes) first, then objects."""
+    """One page under a prefix: its "folders" (common prefixes) and objects, in S3's one order."""
 
     bucket: str
     prefix: str
