@@ -59,3 +59,14 @@
   live.forEach(watch);
   if (live.length) mark(true);
 })();
+
+// Objects, snapshots and inbox pages: a form with data-confirm="<question>" asks before it posts
+// (restoring or deleting a snapshot, clearing an inbox cannot be undone).
+(function () {
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
+})();

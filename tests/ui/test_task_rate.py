@@ -23,12 +23,12 @@ UI = "/_emulator/ui"
 
 @pytest.fixture(scope="module")
 def emulator_settings() -> dict[str, Any]:
-    return {"encoder_preset": "placebo"}  # seconds of ffmpeg for a small clip
+    return {"encoder_preset": "placebo"}  # ffmpeg runs for many seconds: deleted once seen
 
 
 @pytest.fixture(scope="module")
 def slow_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_clip(tmp_path_factory.mktemp("rate") / "slow.mp4", size="640x360", duration=6)
+    return make_clip(tmp_path_factory.mktemp("rate") / "slow.mp4", size="640x360", duration=20)
 
 
 def create(api: TranscodeClient, source: str, storage_id: str) -> str:
