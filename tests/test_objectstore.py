@@ -227,3 +227,41 @@ def test_errors_carry_a_one_line_message() -> None:
 )
 def test_parse_object_url(url: str, expected: tuple[str, str] | None) -> None:
     assert parse_object_url(url) == expected
+
+
+def test_list_page_groups_folders_and_pages_with_a_token(
+    store: ObjectStore, tmp_path: Path
+) -> None:
+    for key in ("a.mp4", "b.jpg", "c.txt", "hls/index.m3u8", "hls/seg-0.ts"):
+        put(store, tmp_path, key, b"12345")
+
+    # Keys and folders share one order and one MaxKeys: "hls/" sorts after "c.txt".
+    first = store.list_page(BUCKET, limit=2)
+    assert first.folders == []
+    assert [(o.key, o.size, o.content_type) for o in first.objects] == [
+        ("a.mp4", 5, "video/mp4"),
+        ("b.jpg", 5, "image/jpeg"),
+    ]
+    assert first.next_token
+    rest = store.list_page(BUCKET, limit=2, token=first.next_token)
+    assert ([o.key for o in rest.objects], rest.folders, rest.next_token) == (
+        ["c.txt"],
+        ["hls/"],
+        None,
+    )
+    inside = store.list_page(BUCKET, prefix="hls/")
+    assert [o.key for o in inside.objects] == ["hls/index.m3u8", "hls/seg-0.ts"]
+    assert inside.objects[0].modified
+
+
+def test_list_buckets_and_head(store: ObjectStore, tmp_path: Path) -> None:
+    put(store, tmp_path, "x.ts", b"abc")
+
+    assert [b.name for b in store.list_buckets()] == [BUCKET]
+    info = store.head(BUCKET, "x.ts")
+    assert (info.key, info.size, info.content_type) == ("x.ts", 3, "video/mp2t")
+    with pytest.raises(ObjectNotFound):
+        store.head(BUCKET, "missing.ts")
+    with pytest.raises(ObjectNotFound) as caught:
+        store.list_page("no-such-bucket")
+    assert caught.value.code == "NoSuchBucket"

@@ -30,7 +30,7 @@ async def raw_params(request: Request) -> dict[str, Any]:
     if request.method != "GET":
         body = await request.body()
         if body.strip():
-            return _json_object(body)
+            return json_object(body)
     pairs = request.query_params.multi_items()
     query = dict(pairs)
     if len(query) != len(pairs):
@@ -38,7 +38,8 @@ async def raw_params(request: Request) -> dict[str, Any]:
     return query
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
+def json_object(body: bytes) -> dict[str, Any]:
+    """A JSON object of parameters, or BadParam saying why not (the dashboard's forms too)."""
     try:
         text = body.decode("utf-8")
         value = json.loads(text)

@@ -26,7 +26,7 @@ from fastapi.staticfiles import StaticFiles
 
 from emulator import __version__, callbacks
 from emulator.api.deps import ContextDep
-from emulator.api.views import task_view, template_view
+from emulator.api.views import task_view
 from emulator.config import Settings
 from emulator.control import snippets
 from emulator.control.common import (
@@ -41,7 +41,7 @@ from emulator.db import state
 from emulator.db import tasks as machine
 from emulator.db.models import Task
 from emulator.errors import ApiError, BadParam
-from emulator.services import faults, holds, inspection, keys, storages, tasks, templates
+from emulator.services import faults, holds, inspection, keys, tasks
 from emulator.services.requestlog import RequestLog, mask
 
 if TYPE_CHECKING:
@@ -193,7 +193,28 @@ def task_row(task: Task, now: float) -> dict[str, Any]:
         "bucket": task.storage.get("bucket", ""),
         "timings": timings,
         "total_s": total,
+        **encoding_rate(task, now),
+        "failed_in": failed_in(task.stage_times) if task.status == "fail" else None,
     }
+
+
+def encoding_rate(task: Task, now: float) -> dict[str, Any]:
+    """A running task's fps and speed as ffmpeg reports them, and an ETA from its progress:
+    the time spent running so far, scaled by the share still to do."""
+    if task.status != machine.RUNNING:
+        return {"fps": None, "speed": None, "eta_s": None}
+    started = task.stage_times.get(machine.RUNNING)
+    percent = task.progress
+    eta = None
+    if started is not None and 0 < percent < 100:
+        eta = max(0.0, now - started) * (100 - percent) / percent
+    return {"fps": task.fps or None, "speed": task.speed or None, "eta_s": eta}
+
+
+def failed_in(times: dict[str, float]) -> str:
+    """The stage a failed task was in when it failed: the last one it entered."""
+    entered = [stage for stage in STAGES if stage in times]
+    return max(entered, key=lambda stage: times[stage]) if entered else machine.PENDING
 
 
 def stage_timings(times: dict[str, float], status: str, now: float) -> list[dict[str, Any]]:
@@ -277,23 +298,7 @@ def players(task: Task, presign: Callable[[str, str], str]) -> list[dict[str, An
     return found
 
 
-# Storages, templates, keys, request log -----------------------------------------------------
-
-
-@views.get("/storages")
-def storages_page(request: Request, ctx: ContextDep) -> Any:
-    """Storages with their keys shown as set or not, never their values."""
-    with ctx.db.read() as session:
-        rows = storages.list_all(session=session)
-    return _render(request, "storages.html", active="storages", title="Storages", rows=rows)
-
-
-@views.get("/templates")
-def templates_page(request: Request, ctx: ContextDep) -> Any:
-    """Built-in templates first, then custom ones; fields of the v1 generation as `extra`."""
-    with ctx.db.read() as session:
-        rows = [{**template_view(t), "extra": t.extra} for t in templates.list_all(session=session)]
-    return _render(request, "templates.html", active="templates", title="Templates", rows=rows)
+# Keys, request log (storages and templates, with their forms: ui_crud.py) -------------------
 
 
 @views.get("/keys")

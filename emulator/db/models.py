@@ -95,6 +95,9 @@ class Task(SQLModel, table=True):
     err_code: int = 0
     err_msg: str = "success"
     progress: float = 0
+    # ffmpeg's own figures while it runs (its -progress stream), for the dashboard's ETA.
+    fps: float = 0
+    speed: float = 0
     src_bitrate: float = 0
     dst_bitrate: float = 0
     duration: float = 0

@@ -22,7 +22,8 @@ from emulator.db.state import clock_now
 from emulator.errors import TRANSCODE_FAILED as WORKER_LOST
 
 PENDING = "pending"
-IN_FLIGHT = ("downloading", "running", "uploading")
+RUNNING = "running"  # ffmpeg's stage: its rate is reported (Task.fps, Task.speed)
+IN_FLIGHT = ("downloading", RUNNING, "uploading")
 FINAL = ("success", "fail")
 STATUSES = (PENDING, *IN_FLIGHT, *FINAL)
 
@@ -123,6 +124,8 @@ def claim(session: Session, *, worker_id: str, skip: Collection[str] = ()) -> Ta
         heartbeat_at=time.time(),
         attempts=task.attempts + 1,
         progress=0,
+        fps=0,
+        speed=0,
     )
     return task
 
@@ -148,7 +151,12 @@ def owned(session: Session, *, task_id: str, worker_id: str) -> Task | None:
 
 
 def heartbeat(
-    session: Session, *, task_id: str, worker_id: str, progress: float | None = None
+    session: Session,
+    *,
+    task_id: str,
+    worker_id: str,
+    progress: float | None = None,
+    rate: tuple[float, float] | None = None,
 ) -> Beat:
     task = owned(session, task_id=task_id, worker_id=worker_id)
     if task is None:
@@ -158,6 +166,8 @@ def heartbeat(
     task.heartbeat_at = time.time()
     if progress is not None:
         task.progress = round(progress, 1)
+    if rate is not None:
+        task.fps, task.speed = round(rate[0], 1), round(rate[1], 3)
     session.add(task)
     return "ok"
 

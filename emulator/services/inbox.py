@@ -15,7 +15,7 @@ import json
 import re
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from emulator.db.models import InboxEntry
@@ -91,6 +91,19 @@ def read(session: Session, *, name: str, limit: int | None = None) -> list[dict[
     if limit is not None:
         query = query.limit(limit)
     return [view(entry) for entry in session.exec(query)]
+
+
+def list_names(session: Session) -> list[dict[str, Any]]:
+    """Each inbox that holds entries: name, how many, when the newest came; newest first."""
+    newest = func.max(InboxEntry.received_at)
+    query = (
+        select(InboxEntry.inbox, func.count(col(InboxEntry.id)), newest)
+        .group_by(col(InboxEntry.inbox))
+        .order_by(newest.desc())
+    )
+    return [
+        {"name": name, "count": count, "newest": last} for name, count, last in session.exec(query)
+    ]
 
 
 def clear(session: Session, *, name: str) -> int:

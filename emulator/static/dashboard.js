@@ -60,6 +60,17 @@
   if (live.length) mark(true);
 })();
 
+// Objects, snapshots and inbox pages: a form with data-confirm="<question>" asks before it posts
+// (restoring or deleting a snapshot, clearing an inbox cannot be undone).
+(function () {
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
+})();
+
 // Acting on tasks (control/ui_actions.py): a button with data-copy="<id>" copies that
 // element's text; one with data-fill="<id>" data-value="..." puts the value in that input.
 (function () {

@@ -29,6 +29,8 @@ from tenacity import (
     wait_random,
 )
 
+from emulator.storage import listing
+
 # One parser for object URLs; it lives apart so the API layer needn't import boto3.
 from emulator.storage.urls import parse_object_url
 
@@ -251,6 +253,39 @@ class ObjectStore:
             )
         except (ClientError, BotoCoreError) as exc:
             raise _convert(exc, _url(bucket, key)) from exc
+
+    def list_buckets(self) -> list[listing.BucketInfo]:
+        """Every bucket this key pair sees, by name."""
+        try:
+            return listing.buckets_from(self._client.list_buckets())
+        except (ClientError, BotoCoreError) as exc:
+            raise _convert(exc, self.endpoint_url) from exc
+
+    def list_page(
+        self, bucket: str, *, prefix: str = "", limit: int = 100, token: str | None = None
+    ) -> listing.ObjectPage:
+        """One page of keys under prefix, grouped into "folders" at '/', at most `limit`."""
+        kwargs: dict[str, Any] = {
+            "Bucket": bucket,
+            "Prefix": prefix,
+            "Delimiter": "/",
+            "MaxKeys": max(1, min(limit, listing.MAX_KEYS)),
+        }
+        if token:
+            kwargs["ContinuationToken"] = token
+        try:
+            response = self._client.list_objects_v2(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise _convert(exc, _url(bucket, prefix)) from exc
+        return listing.page_from(response, bucket=bucket, prefix=prefix, guess=guess_content_type)
+
+    def head(self, bucket: str, key: str) -> listing.ObjectInfo:
+        """Size, stored Content-Type and modification time of one object."""
+        try:
+            response = self._client.head_object(Bucket=bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise _convert(exc, _url(bucket, key)) from exc
+        return listing.object_from(response, key=key, guess=guess_content_type)
 
     def delete_prefix(self, bucket: str, prefix: str) -> int:
         """Delete every object under prefix; returns how many. A missing bucket holds none."""

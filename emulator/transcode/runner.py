@@ -50,11 +50,23 @@ class FfmpegFailed(TaskFailed):
         return f"FfmpegFailed(returncode={self.returncode}, message={self.message!r})"
 
 
+@dataclass(frozen=True)
+class Rate:
+    """How fast ffmpeg encodes, as its `-progress` stream last said: frames per second of wall
+    time, and output seconds per second of wall time (ffmpeg's "speed=1.5x")."""
+
+    fps: float
+    speed: float
+
+
 class _Progress:
-    """Reads ffmpeg's `-progress` stream on a thread; the latest output time in seconds."""
+    """Reads ffmpeg's `-progress` stream on a thread: the latest output time in seconds, and
+    the latest fps and speed (0 until ffmpeg gives a number; it writes N/A at first)."""
 
     def __init__(self, stream: IO[bytes]) -> None:
         self.out_time_s = 0.0
+        self.fps = 0.0
+        self.speed = 0.0
         self.ended = False
         self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
         self._thread.start()
@@ -65,11 +77,22 @@ class _Progress:
             # ffmpeg 5.1 writes microseconds under both names (out_time_ms is a misnomer).
             if key in ("out_time_us", "out_time_ms") and value.lstrip("-").isdigit():
                 self.out_time_s = max(self.out_time_s, int(value) / 1_000_000)
+            elif key == "fps":
+                self.fps = _number(value, self.fps)
+            elif key == "speed":
+                self.speed = _number(value.rstrip("x"), self.speed)
             elif key == "progress" and value == "end":
                 self.ended = True
 
     def join(self) -> None:
         self._thread.join(timeout=TERMINATE_GRACE_S)
+
+
+def _number(text: str, default: float) -> float:
+    try:
+        return float(text)
+    except ValueError:  # "N/A" before the first frames
+        return default
 
 
 class _Tail:
@@ -101,6 +124,7 @@ def run_ffmpeg(
     *,
     duration_s: float,
     on_progress: Callable[[float], None] | None = None,
+    on_rate: Callable[[Rate], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
     timeout_s: float | None = None,
     poll_interval_s: float = 0.5,
@@ -111,7 +135,8 @@ def run_ffmpeg(
     runs out of time.
 
     on_started runs once ffmpeg is spawned (bookkeeping overlaps its ~60 ms of library loading).
-    on_progress gets a non-decreasing percent (0-100) at most every 0.5 s and 100 at the end.
+    on_progress gets a non-decreasing percent (0-100) at most every 0.5 s and 100 at the end;
+    on_rate gets ffmpeg's fps and speed with each percent once ffmpeg has given them.
     Raises TaskCancelled when should_cancel() turns true, TaskFailed 2006 past timeout_s,
     FfmpegFailed (2003) on a non-zero exit, saying so when ffmpeg ran out of the address space
     `memory_limit_mb` allows it (0: no limit). The process never outlives this call.
@@ -124,7 +149,7 @@ def run_ffmpeg(
         limit_memory(process.pid, memory_limit_mb)
     assert process.stdout is not None and process.stderr is not None
     progress, tail = _Progress(process.stdout), _Tail(process.stderr)
-    reporter = _Reporter(on_progress, duration_s)
+    reporter = _Reporter(on_progress, on_rate, duration_s)
     # A blocking waitpid on its own thread notices the exit at once; Popen.wait(timeout) polls
     # with sleeps of up to 50 ms.
     reaper = threading.Thread(target=process.wait, daemon=True)
@@ -175,7 +200,7 @@ def _wait(
         if not reaper.is_alive():
             assert process.returncode is not None
             return process.returncode
-        reporter.report(progress.out_time_s)
+        reporter.report(progress)
         if should_cancel is not None and should_cancel():
             # The output is thrown away: no need to let ffmpeg flush (slow presets take seconds).
             process.kill()
@@ -188,20 +213,28 @@ def _wait(
 class _Reporter:
     """Turns output time into throttled, non-decreasing percentages for on_progress."""
 
-    def __init__(self, on_progress: Callable[[float], None] | None, duration_s: float) -> None:
+    def __init__(
+        self,
+        on_progress: Callable[[float], None] | None,
+        on_rate: Callable[[Rate], None] | None,
+        duration_s: float,
+    ) -> None:
         self._on_progress = on_progress
+        self._on_rate = on_rate
         self._duration_s = duration_s
         self._last_percent = -1.0
         self._last_call = float("-inf")
 
-    def report(self, out_time_s: float) -> None:
+    def report(self, progress: _Progress) -> None:
         if self._on_progress is None or self._duration_s <= 0:
             return
-        percent = min(100.0, max(0.0, 100.0 * out_time_s / self._duration_s))
+        percent = min(100.0, max(0.0, 100.0 * progress.out_time_s / self._duration_s))
         now = time.monotonic()
         if percent > self._last_percent and now - self._last_call >= PROGRESS_INTERVAL_S:
             self._last_percent, self._last_call = percent, now
             self._on_progress(percent)
+            if self._on_rate is not None and progress.speed > 0:
+                self._on_rate(Rate(fps=progress.fps, speed=progress.speed))
 
     def finish(self) -> None:
         if self._on_progress is not None:

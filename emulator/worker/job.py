@@ -27,7 +27,7 @@ from emulator.storage.store import ObjectStore, ObjectStoreError
 from emulator.template_spec import TemplateSpec
 from emulator.transcode import command, demuxers
 from emulator.transcode.probe import MediaInfo
-from emulator.transcode.runner import FfmpegFailed, run_ffmpeg
+from emulator.transcode.runner import FfmpegFailed, Rate, run_ffmpeg
 from emulator.worker.fetch import fetch_input, fetch_logo, input_path
 
 Probe = Callable[..., MediaInfo]
@@ -47,6 +47,7 @@ class Job:
     # Faults injected through the control API that this task meets (taken at claim).
     faults: list[dict[str, Any]] = field(default_factory=list)
     progress: float | None = None
+    rate: Rate | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     lost: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
@@ -135,6 +136,7 @@ def transcode(job: Job, tools: Tools) -> None:
             plan.args,
             duration_s=source.duration,
             on_progress=lambda percent: setattr(job, "progress", percent),
+            on_rate=lambda rate: setattr(job, "rate", rate),
             should_cancel=job.interrupted,
             timeout_s=max(1.0, settings.task_timeout - elapsed),
             memory_limit_mb=settings.ffmpeg_memory_mb,

@@ -336,6 +336,7 @@ class Worker:
                         task_id=job.task_id,
                         worker_id=self.worker_id,
                         progress=job.progress,
+                        rate=None if job.rate is None else (job.rate.fps, job.rate.speed),
                     )
                     self.hooks.refresh(session)  # rules another process changed meanwhile
             except Exception:

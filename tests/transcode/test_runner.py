@@ -9,7 +9,7 @@ import pytest
 
 from emulator.errors import TIME_LIMIT, TRANSCODE_FAILED, TaskCancelled, TaskFailed
 from emulator.transcode.clips import make_clip
-from emulator.transcode.runner import FfmpegFailed, run_ffmpeg
+from emulator.transcode.runner import FfmpegFailed, Rate, run_ffmpeg
 from tests.processes import command_lines
 
 QUIET = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
@@ -145,3 +145,20 @@ def test_a_failing_on_started_leaves_no_ffmpeg_behind(tmp_path: Path) -> None:
         run_ffmpeg(realtime_encode(30, output), duration_s=30, on_started=refuse)
 
     assert not running_with(output)
+
+
+def test_on_rate_gets_ffmpeg_fps_and_speed(tmp_path: Path) -> None:
+    rates: list[Rate] = []
+
+    run_ffmpeg(
+        [*realtime_encode(2, tmp_path / "rate.mp4"), *PROGRESS],
+        duration_s=2,
+        on_progress=lambda _percent: None,
+        on_rate=rates.append,
+        poll_interval_s=0.1,
+    )
+
+    assert rates, "no rate reported while ffmpeg ran"
+    # -re reads the input at its native rate: about 1x real time, at the clip's 15 fps.
+    assert all(0.3 < rate.speed < 3 for rate in rates)
+    assert any(rate.fps > 0 for rate in rates)
