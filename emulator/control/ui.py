@@ -16,9 +16,9 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -113,6 +113,15 @@ class UiRoute(APIRoute):
 
         return guarded
 
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """A urlencoded form body as a dict (a field given twice keeps its last value): the
+    dashboard's forms post nothing richer."""
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return dict(parse_qsl(body, keep_blank_values=True))
+
+
+FormDep = Annotated[dict[str, str], Depends(form_fields)]
 
 router = APIRouter(route_class=UiRoute, include_in_schema=False)
 views = APIRouter(prefix=PREFIX, route_class=UiRoute, dependencies=[TokenDep])
@@ -419,11 +428,10 @@ def login_form(request: Request, target: Annotated[str, Query(alias="next")] = P
 
 
 @login.post("/login")
-async def login_submit(request: Request) -> Any:
+def login_submit(request: Request, form: FormDep) -> Any:
     """Checks the token and stores it in an HttpOnly, SameSite=Strict cookie for /_emulator."""
-    form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
-    given = form.get("token", [""])[0].strip()
-    target = _safe_next(form.get("next", [PREFIX])[0])
+    given = form.get("token", "").strip()
+    target = _safe_next(form.get("next", PREFIX))
     expected = request.app.state.ctx.settings.control_token
     if not expected:
         return RedirectResponse(target, status_code=303)

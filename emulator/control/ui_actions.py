@@ -8,7 +8,7 @@ middleware refuses a foreign Origin or Sec-Fetch-Site: cross-site on the control
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
@@ -19,13 +19,17 @@ from emulator.api.tasks import CreateTask
 from emulator.context import Context
 from emulator.control.common import HTTP_STATUS, TokenDep
 from emulator.control.samples import SAMPLES, SAMPLES_PATH
-from emulator.control.ui import PREFIX, UiRoute, _render, task_page
+from emulator.control.ui import PREFIX, FormDep, UiRoute, _render, task_page
 from emulator.errors import ApiError, BadParam
 from emulator.services import storages, tasks, templates
 
-views = APIRouter(prefix=PREFIX, route_class=UiRoute, dependencies=[TokenDep])
+views = APIRouter(
+    prefix=PREFIX, route_class=UiRoute, dependencies=[TokenDep], include_in_schema=False
+)
 # Included before the dashboard's /tasks/{task_id}, which would take "new" for a task id.
-new_task = APIRouter(prefix=PREFIX, route_class=UiRoute, dependencies=[TokenDep])
+new_task = APIRouter(
+    prefix=PREFIX, route_class=UiRoute, dependencies=[TokenDep], include_in_schema=False
+)
 
 FIELDS = tuple(CreateTask.model_fields)
 
@@ -62,11 +66,9 @@ def new_task_form(request: Request, ctx: ContextDep) -> Any:
     return _form(request, ctx, dict.fromkeys(FIELDS, ""), error=None)
 
 
-async def form_values(request: Request) -> dict[str, str]:
-    """create_task's fields from a urlencoded form body ("" for one not sent)."""
-    body = (await request.body()).decode("utf-8", errors="replace")
-    raw = dict(parse_qsl(body, keep_blank_values=True))
-    return {name: raw.get(name, "") for name in FIELDS}
+async def form_values(form: FormDep) -> dict[str, str]:
+    """create_task's fields from the form ("" for one not sent)."""
+    return {name: form.get(name, "") for name in FIELDS}
 
 
 FormValues = Annotated[dict[str, str], Depends(form_values)]

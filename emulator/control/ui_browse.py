@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from emulator.api.deps import ContextDep
 from emulator.control.common import HTTP_STATUS, TokenDep
 from emulator.control.inbox import INBOX_PATH
-from emulator.control.ui import FRAGMENTS, PREFIX, UiRoute, _render
+from emulator.control.ui import FRAGMENTS, PREFIX, FormDep, UiRoute, _render
 from emulator.errors import ApiError
 from emulator.services import inbox, objects, snapshots, storages
 
@@ -54,12 +54,6 @@ def object_url(bucket: str, key: str = "") -> str:
 def folder_url(bucket: str, prefix: str, **extra: Any) -> str:
     query = urlencode({"prefix": prefix, **extra}) if prefix or extra else ""
     return object_url(bucket) + (f"?{query}" if query else "")
-
-
-async def _form(request: Request) -> dict[str, str]:
-    """A urlencoded form's fields, first value each (the dashboard's forms are that simple)."""
-    fields = parse_qs((await request.body()).decode("utf-8", errors="replace"))
-    return {name: values[0] for name, values in fields.items()}
 
 
 # Objects ------------------------------------------------------------------------------------
@@ -196,9 +190,9 @@ def _snapshots_page(
 
 
 @views.post("/snapshots")
-async def save_snapshot(request: Request) -> Any:
+async def save_snapshot(request: Request, form: FormDep) -> Any:
     """Save the whole state under the form's name; errors shown on the form."""
-    name = (await _form(request)).get("name", "").strip()
+    name = form.get("name", "").strip()
     return await _snapshot_action(request, "saved", name, snapshots.save)
 
 

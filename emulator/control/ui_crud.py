@@ -16,9 +16,9 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, get_args, get_origin
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
@@ -29,26 +29,21 @@ from emulator.api.storages import AddStorage
 from emulator.api.views import template_view
 from emulator.context import Context
 from emulator.control.common import HTTP_STATUS, TokenDep
-from emulator.control.ui import PREFIX, UiRoute, _render
+from emulator.control.ui import PREFIX, FormDep, UiRoute, _render
 from emulator.db.state import clock_now
 from emulator.errors import ApiError, BadParam
 from emulator.services import storages, templates
 from emulator.services.buckets import bucket_preparer
 from emulator.v1 import params as v1_params
 
-views = APIRouter(prefix=PREFIX, route_class=UiRoute, dependencies=[TokenDep])
+views = APIRouter(
+    prefix=PREFIX, route_class=UiRoute, dependencies=[TokenDep], include_in_schema=False
+)
 
 SECRETS = ("storage_ak", "storage_sk")
 MORE = "more_fields"
 
 
-async def form_fields(request: Request) -> dict[str, str]:
-    """An urlencoded form body as a dict (a field given twice keeps its last value)."""
-    body = (await request.body()).decode("utf-8", errors="replace")
-    return dict(parse_qsl(body, keep_blank_values=True))
-
-
-FormDep = Annotated[dict[str, str], Depends(form_fields)]
 Notice = Annotated[str | None, Query(max_length=200)]
 
 
