@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from emulator.db.engine import Database
-from emulator.db.migrate import migrate
 from emulator.db.models import AccessKey, Storage
 from emulator.services import seed, templates
 
@@ -29,14 +27,6 @@ SEED: dict[str, Any] = {
         {"access_key_id": "SEEDAKID00000001", "access_key_secret": "s" * 32},
     ],
 }  # fmt: skip
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'seed.sqlite3'}")
-    migrate(database, lock_dir=tmp_path)
-    yield database
-    database.dispose()
 
 
 def write(tmp_path: Path, document: Any, name: str = "seed.json") -> Path:

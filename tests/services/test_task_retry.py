@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from emulator.db import tasks as machine
 from emulator.db.engine import Database
-from emulator.db.migrate import migrate
 from emulator.db.models import Task
 from emulator.errors import BadParam, OperationFail
 from emulator.services import storages, tasks, templates
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'emulator.sqlite3'}")
-    migrate(database, lock_dir=tmp_path)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

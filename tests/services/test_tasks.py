@@ -9,24 +9,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from emulator.db.engine import Database
-from emulator.db.migrate import migrate
 from emulator.db.models import Task
 from emulator.errors import EmptyResult
 from emulator.services import tasks
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'emulator.sqlite3'}")
-    migrate(database, lock_dir=tmp_path)
-    yield database
-    database.dispose()
 
 
 def add_task(db: Database, task_id: str) -> None:
