@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import shlex
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +78,16 @@ def test_other_keys_are_read_from_the_environment(lang: str) -> None:
 def test_the_go_program_imports_os_only_for_the_environment() -> None:
     assert '\t"os"\n' in made(False, access_key_id="MYKEY00000000001")["go"]
     ast.parse(made(False, access_key_id="MYKEY00000000001")["python"])
+
+
+@pytest.mark.skipif(shutil.which("go") is None, reason="no Go toolchain on this machine")
+@pytest.mark.parametrize("dev_keys", [True, False], ids=["dev-pair", "own-key"])
+def test_the_go_program_passes_go_vet(dev_keys: bool, tmp_path: Path) -> None:
+    """The program compiles as written (vet type-checks it), quotes and all."""
+    program = tmp_path / "main.go"
+    program.write_text(made(dev_keys, "MYKEY0000000001")["go"], encoding="utf-8")
+    env = {**os.environ, "GOCACHE": str(tmp_path / "cache")}  # never the user's cache
+    done = subprocess.run(
+        ["go", "vet", str(program)], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
