@@ -32,13 +32,15 @@ bytecode: $(STAMP)
 # pip --quiet still shows the build backend's warnings. setuptools' editable install uses a meta
 # path finder here (migrations/ is installed as emulator.migrations) and always adds a note,
 # "Editable installation ... be careful with folders": information, not a fault, so filtered.
+# Twice quiet: pip's warnings about the machine's own pip configuration (an extra index that is
+# not there, say) are not the user's problem here; its errors still show.
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
 	@echo "Installing transcode-emulator and its dependencies into $(VENV) (again only when pyproject.toml changes)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet \
+	@$(BIN)/python -m pip install --quiet --quiet --upgrade pip
+	@PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet --quiet \
 		-c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
