@@ -27,6 +27,8 @@ from emulator.control import (
     ui_actions,
     ui_browse,
     ui_crud,
+    ui_login,
+    ui_settings,
 )
 from emulator.control.common import TokenDep
 from emulator.errors import ApiError, BadParam, MethodNotAllowed, NotFoundRoute
@@ -99,7 +101,8 @@ def create_app(
         app.include_router(control_callbacks.actions, dependencies=[TokenDep])
         app.include_router(ui_actions.new_task)  # before ui's /tasks/{task_id} takes "new"
         app.include_router(ui.router)  # the dashboard (README, Dashboard)
-        for pages in (ui_actions.views, ui_crud.views, ui_browse.views):
+        app.include_router(ui_login.views)  # open: how a browser gets the token's cookie
+        for pages in (ui_actions.views, ui_crud.views, ui_browse.views, ui_settings.views):
             app.include_router(pages)
         app.mount(ui.STATIC_URL, ui.static_files(), name="ui-static")
     _install_error_handlers(app)

@@ -1,22 +1,26 @@
 """The dashboard at /_emulator/ui: server-rendered pages over the services, live parts by fetch.
 
 Part of the control surface: registered only with EMULATOR_CONTROL=on, behind the control
-token when one is set (a browser gets the token's cookie from the login form here). Pages
-read the services directly; the few lines of JavaScript in static/dashboard.js refresh the
-elements marked `data-live` from the HTML fragments under /_emulator/ui/fragments/.
+token when one is set (a browser gets the token's cookie from the login form, ui_login.py).
+Pages read the services directly; the few lines of JavaScript in static/dashboard.js refresh
+the elements marked `data-live` from the HTML fragments under /_emulator/ui/fragments/.
+
+This module holds what every page shares (rendering, the error page, the form parser) and the
+task, key and request-log pages; the other pages and the actions live beside it: ui_actions
+(cancel, retry, new task), ui_crud (storages, templates), ui_browse (objects, snapshots,
+inboxes), ui_settings, ui_login.
 """
 
 from __future__ import annotations
 
 import functools
-import hmac
 import json
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,17 +35,15 @@ from emulator.config import Settings
 from emulator.control import snippets
 from emulator.control.common import (
     HTTP_STATUS,
-    TOKEN_COOKIE,
     TokenDep,
     TokenRequired,
     control_failed,
     describe,
 )
-from emulator.db import state
 from emulator.db import tasks as machine
 from emulator.db.models import Task
 from emulator.errors import ApiError, BadParam
-from emulator.services import faults, holds, inspection, keys, tasks
+from emulator.services import holds, inspection, keys, tasks
 from emulator.services.requestlog import RequestLog, mask
 
 if TYPE_CHECKING:
@@ -54,7 +56,6 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # Fetches from dashboard.js send this header: a missing token is then a 401, not a redirect.
 FETCH_HEADER = "x-emulator-ui"
 STAGES = (machine.PENDING, *machine.IN_FLIGHT)
-SECRET_SETTINGS = frozenset({"access_key_secret", "control_token"})
 MAX_DOWNLOADS = 200
 
 
@@ -349,126 +350,4 @@ def requests_page(
     )
 
 
-# Settings -----------------------------------------------------------------------------------
-
-
-@views.get("/settings")
-def settings_page(request: Request, ctx: ContextDep) -> Any:
-    """Every setting (secrets masked), the effective URLs, and the control state in force."""
-    settings = ctx.settings
-    with ctx.db.read() as session:
-        clock = {"setting": state.clock_setting(session), "now": state.clock_now(session)}
-        held = holds.list_holds(session)
-        injected = faults.active(faults.list_all(session=session))
-    return _render(
-        request,
-        "settings.html",
-        active="settings",
-        title="Settings",
-        rows=settings_rows(settings),
-        effective={
-            "API base URL": settings.api_base_url,
-            "S3 endpoint": ctx.s3_endpoint or "",
-            "Public S3 URL (presigned links)": settings.public_s3_url or ctx.s3_endpoint or "",
-            "Database": _mask_url(settings.sqlalchemy_url),
-            "Data directory": str(settings.data_dir.resolve()),
-        },
-        health=request.app.state.runtime.health(),
-        clock=clock,
-        holds=held,
-        faults=injected,
-    )
-
-
-def settings_rows(settings: Settings) -> list[dict[str, Any]]:
-    """Name, environment variable, value shown, default shown, changed from the default."""
-    fields = type(settings).model_fields.items()
-    return [
-        {
-            "name": name,
-            "env": f"EMULATOR_{name.upper()}",
-            "value": _shown(name, getattr(settings, name)),
-            "default": _shown(name, field.get_default(call_default_factory=True)),
-            "changed": getattr(settings, name) != field.get_default(call_default_factory=True),
-            "description": field.description or "",
-        }
-        for name, field in fields
-    ]
-
-
-def _shown(name: str, value: Any) -> str:
-    if value is None:
-        return "not set"
-    text = str(value)
-    if name == "control_token":
-        return "set (hidden)"
-    if name in SECRET_SETTINGS:  # the first characters tell keys apart, as the banner does
-        return text[:4] + "*" * (len(text) - 4)
-    return _mask_url(text) if name == "database_url" else text
-
-
-def _mask_url(url: str) -> str:
-    """A database URL with its password replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-# Login --------------------------------------------------------------------------------------
-
-
-login = APIRouter(prefix=PREFIX, route_class=UiRoute)
-
-
-@login.get("/login")
-def login_form(request: Request, target: Annotated[str, Query(alias="next")] = PREFIX) -> Any:
-    return _login_page(request, _safe_next(target), error="")
-
-
-@login.post("/login")
-def login_submit(request: Request, form: FormDep) -> Any:
-    """Checks the token and stores it in an HttpOnly, SameSite=Strict cookie for /_emulator."""
-    given = form.get("token", "").strip()
-    target = _safe_next(form.get("next", PREFIX))
-    expected = request.app.state.ctx.settings.control_token
-    if not expected:
-        return RedirectResponse(target, status_code=303)
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        error = "That is not the control token." if given else "Enter the control token."
-        return _login_page(request, target, error=error, status_code=401)
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        TOKEN_COOKIE,
-        given,
-        path="/_emulator",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
-    return response
-
-
-@login.post("/logout")
-def logout(request: Request) -> Any:
-    response = RedirectResponse(f"{PREFIX}/login", status_code=303)
-    response.delete_cookie(TOKEN_COOKIE, path="/_emulator", httponly=True, samesite="strict")
-    return response
-
-
-def _login_page(request: Request, target: str, *, error: str, status_code: int = 200) -> Any:
-    return _render(
-        request, "login.html", status_code, active="", title="Sign in", next=target, error=error
-    )
-
-
-def _safe_next(target: str) -> str:
-    """Only a dashboard path: never another site (an open redirect)."""
-    if target.startswith(PREFIX) and not target.startswith("//") and "\\" not in target:
-        return target
-    return PREFIX
-
-
 router.include_router(views)
-router.include_router(login)
