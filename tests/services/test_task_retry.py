@@ -19,17 +19,23 @@ def storage_id(db: Database) -> str:
         ).storage_id
 
 
-def finished_task(db: Database, storage_id: str, template: str = "480p") -> str:
+def pending_task(db: Database, storage_id: str, template: str = "480p") -> str:
     with db.write() as session:
-        task = tasks.create(
+        return tasks.create(
             session=session,
             template_name=template,
             input="https://example.invalid/in.mp4",
             output="retry/out.mp4",
             storage_id=storage_id,
-        )
+        ).task_id
+
+
+def finished_task(db: Database, storage_id: str, template: str = "480p") -> str:
+    task_id = pending_task(db, storage_id, template)
+    with db.write() as session:
+        task = tasks.get(session=session, task_id=task_id)
         machine.transition(session, task, "fail", err_code=2001, err_msg="download failed")
-        return task.task_id
+    return task_id
 
 
 def test_a_retry_has_the_same_parameters_and_names_its_original(
@@ -58,14 +64,7 @@ def test_retried_as_lists_every_retry_oldest_first(db: Database, storage_id: str
 
 
 def test_a_task_not_finished_is_not_retried(db: Database, storage_id: str) -> None:
-    with db.write() as session:
-        pending = tasks.create(
-            session=session,
-            template_name="480p",
-            input="https://example.invalid/in.mp4",
-            output="o.mp4",
-            storage_id=storage_id,
-        ).task_id
+    pending = pending_task(db, storage_id)
     with db.write() as session, pytest.raises(OperationFail, match="pending"):
         tasks.retry(session=session, task_id=pending)
 
@@ -93,14 +92,7 @@ def test_a_retry_after_the_template_was_deleted_is_create_tasks_error(
 
 
 def test_cancel_removes_a_pending_task(db: Database, storage_id: str) -> None:
-    with db.write() as session:
-        task_id = tasks.create(
-            session=session,
-            template_name="480p",
-            input="https://example.invalid/in.mp4",
-            output="o.mp4",
-            storage_id=storage_id,
-        ).task_id
+    task_id = pending_task(db, storage_id)
     with db.write() as session:
         tasks.cancel(session=session, task_id=task_id)
     with db.read() as session:
