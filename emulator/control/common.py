@@ -26,6 +26,11 @@ TAG = "emulator"
 HTTP_STATUS = {1000: 500, 1001: 400, 1002: 400, 1003: 401, 1004: 404, 1005: 409, 1006: 409}
 
 
+def http_status(error: ApiError | None) -> int:
+    """The HTTP status the control surface (and the dashboard's pages) answers for `error`."""
+    return 200 if error is None else HTTP_STATUS.get(error.code, 500)
+
+
 class TokenRequired(AuthFail):
     """The control token is missing or wrong: HTTP 401 wherever it is raised."""
 
@@ -33,7 +38,7 @@ class TokenRequired(AuthFail):
 
 
 def control_failed(request: Request, error: ApiError) -> Response:
-    response = render(error_body(error, request_id(request)), HTTP_STATUS.get(error.code, 500))
+    response = render(error_body(error, request_id(request)), http_status(error))
     if error.code == AuthFail.code:
         response.headers["WWW-Authenticate"] = 'Bearer realm="transcode-emulator control"'
     return response

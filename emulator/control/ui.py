@@ -34,11 +34,11 @@ from emulator.api.views import task_view
 from emulator.config import Settings
 from emulator.control import snippets
 from emulator.control.common import (
-    HTTP_STATUS,
     TokenDep,
     TokenRequired,
     control_failed,
     describe,
+    http_status,
 )
 from emulator.db import tasks as machine
 from emulator.db.models import Task
@@ -142,8 +142,7 @@ def _render(request: Request, name: str, status_code: int = 200, **context: Any)
 
 
 def _error_page(request: Request, error: ApiError) -> HTMLResponse:
-    status = HTTP_STATUS.get(error.code, 500)
-    return _render(request, "error.html", status, active="", error=error, title="Error")
+    return _render(request, "error.html", http_status(error), active="", error=error, title="Error")
 
 
 def _here(request: Request) -> str:

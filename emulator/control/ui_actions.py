@@ -17,7 +17,7 @@ from emulator.api.deps import ContextDep
 from emulator.api.params import validate
 from emulator.api.tasks import CreateTask
 from emulator.context import Context
-from emulator.control.common import HTTP_STATUS, TokenDep
+from emulator.control.common import TokenDep, http_status
 from emulator.control.samples import SAMPLES, SAMPLES_PATH
 from emulator.control.ui import PREFIX, FormDep, UiRoute, _render, task_page
 from emulator.errors import ApiError, BadParam
@@ -55,8 +55,7 @@ def retry(request: Request, ctx: ContextDep, task_id: str) -> Any:
         shown = {
             k: v for k, v in task_page(request, ctx, task_id).context.items() if k != "request"
         }
-        status = HTTP_STATUS.get(error.code, 500)
-        return _render(request, "task.html", status, **shown, action_error=error)
+        return _render(request, "task.html", http_status(error), **shown, action_error=error)
     ctx.wake_workers()
     return RedirectResponse(f"{PREFIX}/tasks/{again.task_id}", status_code=303)
 
@@ -96,7 +95,7 @@ def _form(request: Request, ctx: Context, values: dict[str, str], *, error: ApiE
     return _render(
         request,
         "new_task.html",
-        HTTP_STATUS.get(error.code, 500) if error else 200,
+        http_status(error),
         active="tasks",
         title="New task",
         values=values,

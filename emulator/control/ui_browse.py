@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from emulator.api.deps import ContextDep
-from emulator.control.common import HTTP_STATUS, TokenDep
+from emulator.control.common import TokenDep, http_status
 from emulator.control.inbox import INBOX_PATH
 from emulator.control.ui import FRAGMENTS, PREFIX, FormDep, UiRoute, _render
 from emulator.errors import ApiError
@@ -174,11 +174,10 @@ def _snapshots_page(
 ) -> Any:
     found = snapshots.list_snapshots(runtime=request.app.state.runtime)
     rows = [{**info.model_dump(), "size": human_bytes(info.bytes)} for info in reversed(found)]
-    status = HTTP_STATUS.get(error.code, 500) if error else 200
     return _render(
         request,
         "snapshots.html",
-        status,
+        http_status(error),
         active="snapshots",
         title="Snapshots",
         rows=rows,

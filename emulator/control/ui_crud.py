@@ -28,7 +28,7 @@ from emulator.api.params import json_object, validate
 from emulator.api.storages import AddStorage
 from emulator.api.views import template_view
 from emulator.context import Context
-from emulator.control.common import HTTP_STATUS, TokenDep
+from emulator.control.common import TokenDep, http_status
 from emulator.control.ui import PREFIX, FormDep, UiRoute, _render
 from emulator.db.state import clock_now
 from emulator.errors import ApiError, BadParam
@@ -45,10 +45,6 @@ MORE = "more_fields"
 
 
 Notice = Annotated[str | None, Query(max_length=200)]
-
-
-def _status(error: ApiError | None) -> int:
-    return 200 if error is None else HTTP_STATUS.get(error.code, 500)
 
 
 def _notice(kind: str, shown: set[str], done: dict[str, str | None]) -> str:
@@ -93,7 +89,7 @@ def storages_view(
     return _render(
         request,
         "storages.html",
-        _status(error),
+        http_status(error),
         active="storages",
         title="Storages",
         rows=rows,
@@ -315,7 +311,7 @@ def templates_view(
     return _render(
         request,
         "templates.html",
-        _status(error),
+        http_status(error),
         active="templates",
         title="Templates",
         rows=rows,
