@@ -19,7 +19,11 @@ serves what it builds. Each internal it uses:
                                     file: read when persisting, then replaced by a BodyFile
                                     onto the object file), .contentsize (what .size returns),
                                     .multipart, and the class's instances_tracked list
-                                    (emptied on reset, its disposed keys dropped as it grows)
+                                    (emptied on reset, its disposed keys dropped as it grows);
+                                    the instance __dict__ of a restored key, rebuilt without
+                                    the attributes listed in _KEY_DEFAULTS, which are set on
+                                    the class as fallbacks (FakeKey.__init__ sets every one
+                                    of them on each instance, so no other key reads them)
     moto.s3.models.FakeMultipart    .dispose() and .parts of a completed upload (emptied once
                                     the object is persisted), its instances_tracked list,
                                     emptied on reset
@@ -31,6 +35,7 @@ Everything else in the emulator reaches S3 through boto3 (storage/store.py).
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -38,7 +43,8 @@ import shutil
 import sys
 import threading
 import uuid
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -79,6 +85,36 @@ _SYNC_ATTEMPTS = 3
 # moto tracks every FakeKey it ever made, disposed or not; past this many the disposed ones
 # (overwritten or deleted objects) are let go, so a long run's overwrites do not pile up.
 _TRACKED_KEYS_MIN = 4096
+
+# What FakeKey.__init__ sets on every key and a restored one keeps unchanged unless a request
+# changes it (versioning, object lock, encryption, a Glacier restore; none is persisted). A
+# key's instance dict has 35 attributes, more than CPython's shared-key dicts hold, so each
+# key pays for a full table; without these it fits a table a third that size. moto's writes
+# (dispose(), put_object_acl, the restore state machine) still set instance attributes, and
+# the one mutable value, the transitions list, is only ever read.
+_KEY_DEFAULTS: dict[str, Any] = {
+    "_transitions": [(None, "IN_PROGRESS"), ("IN_PROGRESS", "RESTORED")],
+    "_status": None,
+    "_tick": 0,
+    "model_name": "s3::keyrestore",
+    "website_redirect_location": None,
+    "_expiry": None,
+    "_is_versioned": False,
+    "multipart": None,
+    "disposed": False,
+    "encryption": None,
+    "kms_key_id": None,
+    "bucket_key_enabled": None,
+    "lock_mode": None,
+    "lock_legal_status": None,
+    "lock_until": None,
+    "checksum_parts": None,
+}
+for _name, _default in _KEY_DEFAULTS.items():
+    # A class attribute of that name would be moto's own: shadowing it would change moto.
+    if _name in vars(FakeKey):
+        raise RuntimeError(f"moto's FakeKey defines {_name}: recheck _KEY_DEFAULTS")
+    setattr(FakeKey, _name, _default)
 
 
 def s3_app() -> WSGIApplication:
@@ -131,11 +167,12 @@ class DiskMirror:
             _reset_moto_s3()
             self._written.clear()
             self.root.mkdir(parents=True, exist_ok=True)
-            for entry in sorted(self.root.iterdir()):
-                if entry.name.startswith("."):
-                    shutil.rmtree(entry)  # a bucket create or delete cut short
-                elif entry.is_dir():
-                    self._restore_bucket(entry)
+            with _collector_paused():
+                for entry in sorted(self.root.iterdir()):
+                    if entry.name.startswith("."):
+                        shutil.rmtree(entry)  # a bucket create or delete cut short
+                    elif entry.is_dir():
+                        self._restore_bucket(entry)
             _forget_acls()
 
     def clear(self) -> None:
@@ -282,7 +319,30 @@ def _restore_key(backend: S3Backend, bucket_name: str, path: str, acl: FakeAcl) 
     # ACLs are not persisted, so every restored key has moto's default: share one.
     key.acl = acl
     _serve_from_file(key, body)
+    _compact(key)
     return key
+
+
+def _compact(key: FakeKey) -> None:
+    # Only on restore: no request can be writing the key's attributes meanwhile.
+    key.__dict__ = {
+        name: value
+        for name, value in vars(key).items()
+        if name not in _KEY_DEFAULTS or value != _KEY_DEFAULTS[name]
+    }
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    # Restoring makes several objects per key and frees none in cycles, so the cyclic
+    # collector's passes over the growing heap find nothing; they were a quarter of start-up.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _shared(value: Any) -> Any:
