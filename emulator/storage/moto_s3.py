@@ -10,20 +10,26 @@ serves what it builds. Each internal it uses:
     moto.s3.utils / moto.s3bucket_path.utils   bucket_name_from_url, parse_key_name
     moto.s3.models.s3_backends      the process-global backends: bucket_accounts, [account]
                                     [partition].buckets, reset()
-    moto.s3.models.S3Backend        create_bucket(), put_object() when restoring from disk
-    moto.s3.models.FakeBucket       .keys (the live objects of a bucket)
-    moto.s3.models.FakeKey          .name, .etag, .size, .metadata, set_metadata(),
-                                    .last_modified, .storage_class, .checksum_algorithm,
-                                    .checksum_type, .checksum_value, .disposed, .lock (the
-                                    lock moto's .value takes), ._value_buffer (the body's
-                                    file: read when persisting, then replaced by a BodyFile
-                                    onto the object file), .contentsize (what .size returns),
-                                    .multipart, and the class's instances_tracked list
-                                    (emptied on reset, its disposed keys dropped as it grows);
-                                    the instance __dict__ of a restored key, rebuilt without
-                                    the attributes listed in _KEY_DEFAULTS, which are set on
-                                    the class as fallbacks (FakeKey.__init__ sets every one
-                                    of them on each instance, so no other key reads them)
+    moto.s3.models.S3Backend        create_bucket(), .account_id, .region_name
+    moto.s3.models.FakeBucket       .keys (the live objects of a bucket) and its setlist(),
+                                    which is how put_object stores a key; .is_versioned
+    moto.s3.models.FakeKey          .name, .etag, .size, .metadata, .last_modified,
+                                    .storage_class, .checksum_algorithm, .checksum_type,
+                                    .checksum_value, .disposed, .lock (the lock moto's .value
+                                    takes), ._value_buffer (the body's file: read when
+                                    persisting, then replaced by a BodyFile onto the object
+                                    file), .contentsize (what .size returns), .multipart,
+                                    dispose(), and the class's instances_tracked list (emptied
+                                    on reset, its disposed keys dropped as it grows).
+                                    Restoring builds one key per bucket with FakeKey(...) and
+                                    the rest with FakeKey.__new__ and an instance __dict__:
+                                    that key's attributes, the object's own attributes (the
+                                    stored attributes named in _OWN_ATTRIBUTES: _etag,
+                                    _metadata, _storage_class ...), and none of those in
+                                    _KEY_DEFAULTS, which are set on the class as fallbacks
+                                    (FakeKey.__init__ sets each on every instance, so no key
+                                    moto builds reads them)
+    moto.utilities.utils.LowercaseDict  a key's metadata mapping
     moto.s3.models.FakeMultipart    .dispose() and .parts of a completed upload (emptied once
                                     the object is persisted), its instances_tracked list,
                                     emptied on reset
@@ -68,6 +74,7 @@ from moto.s3.responses import S3Response
 from moto.s3.utils import bucket_name_from_url as vhost_bucket_name
 from moto.s3bucket_path.utils import bucket_name_from_url as path_bucket_name
 from moto.s3bucket_path.utils import parse_key_name as path_key_name
+from moto.utilities.utils import LowercaseDict
 
 from emulator.storage.objectfiles import CHUNK, BodyFile
 from emulator.storage.objectfiles import bucket_dirname as _bucket_dirname
@@ -85,6 +92,8 @@ _SYNC_ATTEMPTS = 3
 # moto tracks every FakeKey it ever made, disposed or not; past this many the disposed ones
 # (overwritten or deleted objects) are let go, so a long run's overwrites do not pile up.
 _TRACKED_KEYS_MIN = 4096
+# A header line is a few hundred bytes: start-up reads this much of each object file.
+_HEADER_READ = 1024
 
 # What FakeKey.__init__ sets on every key and a restored one keeps unchanged unless a request
 # changes it (versioning, object lock, encryption, a Glacier restore; none is persisted). A
@@ -275,7 +284,7 @@ class DiskMirror:
             log.error("embedded S3: skipping unreadable bucket directory %s: %s", directory, exc)
             return
         written = self._written[bucket.name] = {}
-        acl = get_canned_acl("private")
+        restorer = _KeyRestorer(backend, bucket)
         # Plain strings, not Paths: each restored key keeps its file's path.
         with os.scandir(directory) as entries:
             for entry in entries:
@@ -284,52 +293,103 @@ class DiskMirror:
                 if entry.name.startswith("."):
                     os.unlink(entry.path)  # a temp file from a write cut short
                     continue
-                key = _restore_key(backend, bucket.name, entry.path, acl)
+                key = restorer.restore(entry.path)
                 if key is not None:
                     written[key.name] = key
 
 
-def _restore_key(backend: S3Backend, bucket_name: str, path: str, acl: FakeAcl) -> FakeKey | None:
-    # Only the header line is read: the body stays in its file until a request reads it.
-    try:
-        # A small buffer: the header line is a few hundred bytes, the body is not read.
-        with open(path, "rb", buffering=1024) as f:
-            line = f.readline()
-            header = json.loads(line)
-            body = BodyFile.of(path, len(line), os.fstat(f.fileno()))
-        if body.size != header["size"]:
-            raise ValueError(f"body is {body.size} bytes, header says {header['size']}")
-        key = backend.put_object(
-            bucket_name,
-            header["key"],
-            b"",
-            storage=_shared(header["storage_class"]),
-            etag=header["etag"],
-            checksum_value=header["checksum_value"],
-            disable_notification=True,
-        )
-    except (OSError, ValueError, KeyError) as exc:
-        log.error("embedded S3: skipping unreadable object file %s: %s", path, exc)
-        return None
-    # Thousands of keys repeat the same few names and values: one copy of each.
-    key.set_metadata({sys.intern(k): _shared(v) for k, v in header["metadata"].items()})
-    key.last_modified = datetime.fromisoformat(header["last_modified"])
-    key.checksum_algorithm = _shared(header["checksum_algorithm"])
-    key.checksum_type = _shared(header["checksum_type"])
-    # ACLs are not persisted, so every restored key has moto's default: share one.
-    key.acl = acl
-    _serve_from_file(key, body)
-    _compact(key)
-    return key
-
-
-def _compact(key: FakeKey) -> None:
-    # Only on restore: no request can be writing the key's attributes meanwhile.
-    key.__dict__ = {
-        name: value
-        for name, value in vars(key).items()
-        if name not in _KEY_DEFAULTS or value != _KEY_DEFAULTS[name]
+# What differs from one restored key to the next; the rest of a key's attributes are the
+# same for every key of a bucket (or, in _KEY_DEFAULTS, for every key at all).
+_OWN_ATTRIBUTES = frozenset(
+    {
+        "name", "last_modified", "acl", "checksum_algorithm", "_storage_class", "_metadata",
+        "_etag", "_value_buffer", "contentsize", "lock", "checksum_value", "checksum_type",
     }
+)  # fmt: skip
+
+
+class _KeyRestorer:
+    """Registers a bucket's object files with moto as keys, reading only each header line.
+
+    moto builds one key the way put_object does; each restored key is a copy of that key's
+    attributes with the object's own set over them, in a dict without _KEY_DEFAULTS (a third
+    the size of moto's). Building every key through put_object (a state machine, an ACL, a
+    spooled buffer made and closed again, per key) was a third of start-up with 10,000 keys.
+    Nothing is copied that a request could change in place: the shared values are strings,
+    numbers, a datetime and the transitions list moto only reads.
+    """
+
+    def __init__(self, backend: S3Backend, bucket: FakeBucket) -> None:
+        self.bucket = bucket
+        model = FakeKey(
+            name="",
+            value=b"",
+            account_id=backend.account_id,
+            region_name=backend.region_name,
+            is_versioned=bucket.is_versioned,
+            version_id="null",
+            bucket_name=bucket.name,
+        )
+        model.dispose()  # closes its buffer; it is not stored
+        self.shared = {
+            name: value
+            for name, value in vars(model).items()
+            if name not in _OWN_ATTRIBUTES
+            and (name not in _KEY_DEFAULTS or value != _KEY_DEFAULTS[name])
+        }
+        # ACLs are not persisted, so every restored key has moto's default: share one.
+        self.acl = get_canned_acl("private")
+
+    def restore(self, path: str) -> FakeKey | None:
+        try:
+            header, body = _read_object_header(path)
+            # Thousands of keys repeat the same few names and values: one copy of each.
+            metadata = LowercaseDict(
+                {sys.intern(k): _shared(v) for k, v in header["metadata"].items()}
+            )
+            own = {
+                "name": header["key"],
+                "last_modified": datetime.fromisoformat(header["last_modified"]),
+                "acl": self.acl,
+                "checksum_algorithm": _shared(header["checksum_algorithm"]),
+                "_storage_class": _shared(header["storage_class"]),
+                "_metadata": metadata,
+                "_etag": header["etag"],
+                "_value_buffer": body,
+                "contentsize": body.size,
+                "lock": threading.Lock(),
+                "checksum_value": header["checksum_value"],
+                "checksum_type": _shared(header["checksum_type"]),
+            }
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.error("embedded S3: skipping unreadable object file %s: %s", path, exc)
+            return None
+        # Through BaseModel.__new__, so moto tracks the key as it tracks every key it makes.
+        key: FakeKey = FakeKey.__new__(FakeKey)  # type: ignore[assignment]
+        key.__dict__ = {**self.shared, **own}
+        self.bucket.keys.setlist(key.name, [key])
+        return key
+
+
+def _read_object_header(path: str) -> tuple[dict[str, Any], BodyFile]:
+    """An object file's header line, and its body left unread in the file."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        head = os.read(fd, _HEADER_READ)
+        while b"\n" not in head:  # a header with much metadata
+            more = os.read(fd, _HEADER_READ)
+            if not more:
+                raise ValueError("no header line")
+            head += more
+        stat = os.fstat(fd)
+    finally:
+        os.close(fd)
+    length = head.index(b"\n") + 1
+    header = json.loads(head[:length])
+    body = BodyFile.of(path, length, stat)
+    if body.size != header["size"]:
+        raise ValueError(f"body is {body.size} bytes, header says {header['size']}")
+    return header, body
 
 
 @contextmanager
