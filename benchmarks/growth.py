@@ -46,7 +46,7 @@ BATCH = 2_000
 SPREAD_S = 40 * 3600
 # Calls per run, and the wall time after which a run stops early (the old list_summary took
 # seconds per call at 100,000 tasks).
-CALLS = {"list_summary": 40, "list_task": 200, "query_task": 300}
+CALLS = {"list_summary": 40, "list_task": 200, "list_task_uncached": 200, "query_task": 300}
 RUN_BUDGET_S = 20.0
 
 
@@ -120,6 +120,21 @@ def measure_list_task(bench: Bench) -> Figures:
     return timed(bench, "list_task", call)
 
 
+def measure_list_task_uncached(bench: Bench) -> Figures:
+    """list_task with a window one second longer on every call: each is a new key of the
+    read cache (SQLite, db/readcache.py), so every call runs the page and COUNT queries."""
+    now = int(time.time())
+    calls = iter(range(1_000_000))
+
+    def call() -> None:
+        end = now + 3600 + next(calls)
+        window = {"start_time": now - 48 * 3600, "end_time": end, "count": 100}
+        listed = bench.api.call("GET", "/api/list_task", window)
+        assert listed["total"] == bench.size and listed["num"] == min(100, bench.size), listed
+
+    return timed(bench, "list_task_uncached", call)
+
+
 def measure_query_task(bench: Bench) -> Figures:
     return timed(bench, "query_task", lambda: bench.api.query_task(bench.task_id))
 
@@ -127,6 +142,7 @@ def measure_query_task(bench: Bench) -> Figures:
 MEASURES: dict[str, Callable[[Bench], Figures]] = {
     "list_summary(48, 0)": measure_list_summary,
     "list_task count=100": measure_list_task,
+    "list_task, uncached": measure_list_task_uncached,
     "query_task": measure_query_task,
 }
 

@@ -2,7 +2,7 @@
 
 Targets (issue 17): 10 s 1280x720 -> 480p h264 within 1.10x raw ffmpeg; overhead on a 1 s
 160x120 clip at most 150 ms (medians of 5 interleaved runs); time to health after `serve`
-starts under 1.5 s.
+starts on a fresh data dir under 1.5 s (issue 17) and at most 1.0 s (issue 16).
 """
 
 from __future__ import annotations
@@ -139,8 +139,11 @@ def main() -> None:
         stages = ", ".join(f"in {k} {1000 * v:.0f} ms" for k, v in spans[name].items())
         print(f"    medians: {stages}")
     print("targets: 10 s ratio <= 1.10; 1 s overhead <= 150 ms")
-    health = median([time_to_health() for _ in range(3)])
-    print(f"time to health after serve starts: {health:.2f} s (target < 1.5 s)")
+    health = sorted(time_to_health() for _ in range(5))
+    print(
+        f"time to health after serve starts, fresh data dir: min / median / max of 5"
+        f" {health[0]:.2f} / {median(health):.2f} / {health[-1]:.2f} s (target <= 1.0 s)"
+    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,15 @@ from sqlmodel import Session
 from emulator.api.deps import ContextDep, check_signature
 from emulator.api.envelope import Envelope, ok
 from emulator.api.params import VendorParams, openapi, params
-from emulator.api.views import Summary, TaskId, TaskList, TaskView, task_list_item, task_view
+from emulator.api.views import (
+    LIST_ITEM_COLUMNS,
+    Summary,
+    TaskId,
+    TaskList,
+    TaskView,
+    task_list_item,
+    task_view,
+)
 from emulator.context import Context
 from emulator.db.tasks import STATUSES
 from emulator.services import fields, summary, tasks
@@ -112,7 +120,7 @@ def read_task_page(ctx: Context, p: ListTask) -> TaskList:
     query = p.model_dump()
 
     def build(session: Session) -> TaskList:
-        rows, total = tasks.page(session=session, **query)
+        rows, total = tasks.page(session=session, **query, columns=LIST_ITEM_COLUMNS)
         items = [task_list_item(task) for task in rows]
         return {"list": items, "num": len(items), "total": total}
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import cast
 
 from pydantic import ConfigDict, with_config
+from sqlmodel import col
 from typing_extensions import TypedDict
 
 from emulator.db.models import Storage, Task, Template
@@ -202,6 +203,13 @@ def task_view(task: Task, presign: Presign) -> TaskView:
         "width": task.width,
         "height": task.height,
     }
+
+
+# What task_list_item reads: list_task loads only these (services.tasks.page's `columns`).
+LIST_ITEM_COLUMNS = (
+    col(Task.task_id), col(Task.create_time), col(Task.finish_time), col(Task.input),
+    col(Task.status), col(Task.err_msg),
+)  # fmt: skip
 
 
 def task_list_item(task: Task) -> TaskListItem:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
 from emulator.db import tasks as machine
@@ -169,8 +170,14 @@ def page(
     status: str | None = None,
     start_num: int = 0,
     count: int = 50,
+    columns: Sequence[Any] = (),
 ) -> tuple[Sequence[Task], int]:
-    """Tasks created in [start_time, end_time], newest first; (page, total matching)."""
+    """Tasks created in [start_time, end_time], newest first; (page, total matching).
+
+    `columns` (Task attributes), when given, are all a page's tasks load: a list item needs
+    a few scalars, and the JSON snapshots and ffmpeg's stderr of 100 tasks cost more to
+    decode than the query (docs/performance.md). Any other attribute loads when first read.
+    """
     if end_time < start_time:
         raise BadParam("end_time must not be before start_time")
     where: list[Any] = [
@@ -181,14 +188,16 @@ def page(
     if status:
         where.append(col(Task.status) == status)
     total = session.exec(select(func.count()).select_from(Task).where(*where)).one()
-    rows = session.exec(
+    query = (
         select(Task)
         .where(*where)
         .order_by(col(Task.create_time).desc(), col(Task.task_id).desc())
         .offset(start_num)
         .limit(count)
-    ).all()
-    return rows, int(total)
+    )
+    if columns:
+        query = query.options(load_only(*columns))
+    return session.exec(query).all(), int(total)
 
 
 def message(task: Task) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from emulator.api.views import LIST_ITEM_COLUMNS, task_list_item
 from emulator.db.engine import Database
 from emulator.services import summary, tasks
 from tests.db.generated import BACKENDS, NOW, database, loaded, statements, task_rows
@@ -79,8 +80,20 @@ def test_list_task_walks_its_index_without_sorting(sqlite_db: Database, status: 
     with sqlite_db.read() as session, statements(sqlite_db) as seen:
         tasks.page(session=session, **WINDOW, status=status, count=100)
     count, page = _plans(sqlite_db, seen)
-    assert "COVERING INDEX ix_tasks_listing" in count
+    assert "COVERING INDEX ix_tasks_count" in count
     assert "INDEX ix_tasks_listing" in page and "TEMP B-TREE" not in page
+
+
+def test_a_list_page_loads_only_what_its_items_show(db: Database) -> None:
+    # /api/list_task's page selects the list item's columns, not the JSON snapshots.
+    with db.read() as session, statements(db) as seen:
+        rows, _ = tasks.page(session=session, **WINDOW, count=50, columns=LIST_ITEM_COLUMNS)
+        narrow = [task_list_item(task) for task in rows]
+    page_sql = [sql for sql, _ in seen if "ORDER BY" in sql]
+    assert len(page_sql) == 1 and "template" not in page_sql[0] and "stderr_tail" not in page_sql[0]
+    with db.read() as session:
+        rows, _ = tasks.page(session=session, **WINDOW, count=50)
+        assert narrow == [task_list_item(task) for task in rows]
 
 
 def test_list_summary_streams_groups_from_its_index(sqlite_db: Database) -> None:
