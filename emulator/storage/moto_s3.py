@@ -94,6 +94,8 @@ _SYNC_ATTEMPTS = 3
 _TRACKED_KEYS_MIN = 4096
 # A header line is a few hundred bytes: start-up reads this much of each object file.
 _HEADER_READ = 1024
+# S3 caps user metadata at 2 KB: a file with no line end this far in is not an object file.
+_HEADER_MAX = 64 * 1024
 
 # What FakeKey.__init__ sets on every key and a restored one keeps unchanged unless a request
 # changes it (versioning, object lock, encryption, a Glacier restore; none is persisted). A
@@ -378,7 +380,7 @@ def _read_object_header(path: str) -> tuple[dict[str, Any], BodyFile]:
         head = os.read(fd, _HEADER_READ)
         while b"\n" not in head:  # a header with much metadata
             more = os.read(fd, _HEADER_READ)
-            if not more:
+            if not more or len(head) > _HEADER_MAX:
                 raise ValueError("no header line")
             head += more
         stat = os.fstat(fd)

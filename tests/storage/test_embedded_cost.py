@@ -24,7 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from emulator.storage.embedded import EmbeddedS3
-from emulator.storage.objectfiles import BodyFile
+from emulator.storage.objectfiles import BodyFile, bucket_dirname, key_filename
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -304,7 +304,10 @@ def test_restored_keys_answer_like_the_keys_they_were(tmp_path: Path) -> None:
             Metadata={"task-id": "t-1"}, ChecksumAlgorithm="SHA256",
         )  # fmt: skip
         client.put_object(Bucket=BUCKET, Key="b.ts", Body=body)
-        before = {key: answers(client, key) for key in ("a.m3u8", "b.ts")}
+        # S3 allows 2 KB of user metadata: a header line longer than start-up's first read.
+        many = {f"note-{i:02d}": "x" * 60 for i in range(24)}
+        client.put_object(Bucket=BUCKET, Key="c.mp4", Body=body, Metadata=many)
+        before = {key: answers(client, key) for key in ("a.m3u8", "b.ts", "c.mp4")}
     finally:
         first.stop()
 
@@ -314,7 +317,8 @@ def test_restored_keys_answer_like_the_keys_they_were(tmp_path: Path) -> None:
         client = s3_client(second.endpoint_url)
         assert {key: answers(client, key) for key in before} == before
         versions = client.list_object_versions(Bucket=BUCKET)["Versions"]
-        assert sorted(v["Key"] for v in versions) == ["a.m3u8", "b.ts"]
+        assert sorted(v["Key"] for v in versions) == ["a.m3u8", "b.ts", "c.mp4"]
+        assert client.head_object(Bucket=BUCKET, Key="c.mp4")["Metadata"] == many
         assert {v["VersionId"] for v in versions} == {"null"}
 
         # Requests that change a restored key, and the ones that copy and delete it.
@@ -335,3 +339,34 @@ def test_restored_keys_answer_like_the_keys_they_were(tmp_path: Path) -> None:
         assert client.get_object(Bucket=BUCKET, Key="copy.m3u8")["Body"].read() == body
     finally:
         second.stop()
+
+
+def test_start_skips_object_files_it_cannot_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = EmbeddedS3(port=0, data_dir=tmp_path)
+    first.start()
+    try:
+        client = s3_client(first.endpoint_url)
+        client.create_bucket(Bucket=BUCKET)
+        client.put_object(Bucket=BUCKET, Key="good.mp4", Body=b"good")
+        client.put_object(Bucket=BUCKET, Key="short.mp4", Body=b"0123456789")
+    finally:
+        first.stop()
+    bucket_dir = tmp_path / "s3" / bucket_dirname(BUCKET)
+    (bucket_dir / key_filename("no-header.mp4")).write_bytes(b"x" * 5000)  # no header line
+    short = bucket_dir / key_filename("short.mp4")
+    short.write_bytes(short.read_bytes()[:-3])  # a body shorter than its header says
+
+    second = EmbeddedS3(port=0, data_dir=tmp_path)
+    with caplog.at_level("ERROR", logger="emulator.storage.embedded"):
+        second.start()
+    try:
+        client = s3_client(second.endpoint_url)
+        listed = client.list_objects_v2(Bucket=BUCKET)["Contents"]
+        assert [o["Key"] for o in listed] == ["good.mp4"]
+        assert client.get_object(Bucket=BUCKET, Key="good.mp4")["Body"].read() == b"good"
+    finally:
+        second.stop()
+    skipped = " ".join(r.getMessage() for r in caplog.records)
+    assert "no header line" in skipped and "header says 10" in skipped
