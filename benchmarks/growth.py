@@ -1,6 +1,7 @@
 """Cost as the data grows (issue 19): the task table at 1 / 10,000 / 100,000 tasks.
 
     python -m benchmarks.growth [--backend sqlite|postgresql] [--sizes 1,10000,100000]
+                                [--objects empty,10000x10k,20x50m | --objects none]
 
 One `serve` process (embedded S3, a temp data dir; on PostgreSQL a throwaway database on
 EMULATOR_TEST_POSTGRES_URL's loopback server). One real task runs to success through the API;
@@ -14,8 +15,12 @@ and inside list_summary(48, 0)'s and list_task's windows). Columns the schema de
 the row (emulator/db/models.py `summary_keys`) are filled as the ORM fills them. On
 PostgreSQL the load ends with VACUUM ANALYZE, what autovacuum does after a bulk load.
 
-Measures are functions `measure_<name>(bench) -> Figures`, listed in MEASURES; another part
-of the data set (S3 objects, say) adds its own builder and measures beside these.
+Measures are functions `measure_<name>(bench) -> Figures`, listed in MEASURES.
+
+Then the stored objects (`--objects`, "none" to skip): benchmarks/s3_cost.py's sets, each
+written through S3 into a fresh data dir and `serve` started on it three times (RSS, disk,
+time to health, beside an empty store measured in the same run); s3_cost.py runs that part
+alone.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from typing import Any
 
 from sqlalchemy import MetaData, Table, create_engine, select, text
 
+from benchmarks import s3_cost
 from benchmarks._common import postgres_database, process, wait_http
 from benchmarks.task_overhead import serve_dir
 from emulator.client import TranscodeClient
@@ -240,6 +246,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--sizes", default="1,10000,100000")
+    parser.add_argument("--objects", default=s3_cost.DEFAULT_SETS)
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     results: dict[int, dict[str, Figures]] = {}
@@ -264,6 +271,9 @@ def main() -> None:
                 cell += f", RSS {rss[0]:.0f} -> {rss[1]:.0f} MiB"
             cells.append(cell)
         print(f"{name:22} " + " | ".join(cells))
+    if args.objects != "none":
+        print(f"\n# stored objects: {args.objects}", flush=True)
+        s3_cost.report(args.objects, RUNS)
 
 
 if __name__ == "__main__":

@@ -191,23 +191,32 @@ def spread(values: list[float], digits: int = 2) -> str:
     return f"{low:.{digits}f} / {mid:.{digits}f} / {high:.{digits}f}"
 
 
+DEFAULT_SETS = "empty,10000x10k,20x50m"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="empty,10000x10k,20x50m")
+    parser.add_argument("--sets", default=DEFAULT_SETS)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    sets = [parse_set(text) for text in args.sets.split(",")]
+    report(args.sets, args.runs)
+
+
+def report(set_names: str, runs: int) -> None:
+    """Measure each set of `set_names` (comma-separated) and print the table; also run by
+    benchmarks/growth.py, which prints issue 19's whole table."""
+    sets = [parse_set(text) for text in set_names.split(",")]
     if sets[0].count:
         sets.insert(0, parse_set("empty"))
     results: dict[str, Figures] = {}
     for bench in sets:
         started = time.perf_counter()
-        results[bench.name] = measure(bench, args.runs)
+        results[bench.name] = measure(bench, runs)
         print(f"# {bench.name} measured in {time.perf_counter() - started:.0f} s", flush=True)
     base = results["empty"]
     base_rss = statistics.median(base.rss_mib)
     base_healthy = statistics.median(base.healthy_s)
-    print(f"\nmin / median / max of {args.runs} starts; the empty set is the baseline")
+    print(f"\nmin / median / max of {runs} starts; the empty set is the baseline")
     for bench in sets:
         got = results[bench.name]
         line = (
