@@ -332,13 +332,14 @@ class _KeyRestorer:
             version_id="null",
             bucket_name=bucket.name,
         )
-        model.dispose()  # closes its buffer; it is not stored
         self.shared = {
             name: value
             for name, value in vars(model).items()
             if name not in _OWN_ATTRIBUTES
             and (name not in _KEY_DEFAULTS or value != _KEY_DEFAULTS[name])
         }
+        # Only now: dispose() marks the model disposed, which no restored key is.
+        model.dispose()  # closes its buffer; it is not stored
         # ACLs are not persisted, so every restored key has moto's default: share one.
         self.acl = get_canned_acl("private")
 

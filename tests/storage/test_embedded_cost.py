@@ -280,14 +280,14 @@ def test_body_file_reads_its_range_until_the_file_is_replaced(tmp_path: Path) ->
 def answers(client: S3Client, key: str) -> dict[str, object]:
     """What S3 says of an object, without the parts that differ per request."""
     head = client.head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
-    head.pop("ResponseMetadata")
     attributes = client.get_object_attributes(
         Bucket=BUCKET, Key=key, ObjectAttributes=["ETag", "Checksum", "ObjectSize", "StorageClass"]
     )
-    attributes.pop("ResponseMetadata")
     acl = client.get_object_acl(Bucket=BUCKET, Key=key)
-    acl.pop("ResponseMetadata")
-    return {"head": head, "attributes": attributes, "acl": acl}
+    return {
+        name: {k: v for k, v in answer.items() if k != "ResponseMetadata"}
+        for name, answer in (("head", head), ("attributes", attributes), ("acl", acl))
+    }
 
 
 def test_restored_keys_answer_like_the_keys_they_were(tmp_path: Path) -> None:
@@ -370,3 +370,29 @@ def test_start_skips_object_files_it_cannot_read(
         second.stop()
     skipped = " ".join(r.getMessage() for r in caplog.records)
     assert "no header line" in skipped and "header says 10" in skipped
+
+
+def test_restored_keys_are_live_moto_keys(tmp_path: Path) -> None:
+    # The adapter builds restored keys itself (storage/moto_s3.py, _KeyRestorer): each must
+    # be what moto's put_object leaves, a key that is neither disposed nor untracked.
+    from moto.s3.models import FakeKey
+
+    from emulator.storage.moto_s3 import DiskMirror, _live_bucket
+
+    first = EmbeddedS3(port=0, data_dir=tmp_path)
+    first.start()
+    try:
+        client = s3_client(first.endpoint_url)
+        client.create_bucket(Bucket=BUCKET)
+        for name in ("a.ts", "b.ts"):
+            client.put_object(Bucket=BUCKET, Key=name, Body=name.encode())
+    finally:
+        first.stop()
+    DiskMirror(tmp_path / "s3").restore()
+    bucket = _live_bucket(BUCKET)
+    assert bucket is not None
+    keys = [bucket.keys[name] for name in ("a.ts", "b.ts")]
+    assert [key.disposed for key in keys] == [False, False]
+    assert all(key in FakeKey.instances_tracked for key in keys)  # type: ignore[attr-defined]
+    assert keys[0].lock is not keys[1].lock and keys[0]._metadata is not keys[1]._metadata
+    assert keys[0].value == b"a.ts"
