@@ -61,8 +61,8 @@ class Template(SQLModel, table=True):
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
     __table_args__ = (
-        # list_task: its filters, then its order walked backwards (no sort), status beside
-        # it so a status filter and the COUNT of `total` never read the table.
+        # list_task's page: its filters, then its order walked backwards (no sort), status
+        # beside it so a status filter never reads the table.
         Index("ix_tasks_listing", "deleted", "create_time", "task_id", "status"),
         # list_task's `total`: the same filters without the task_id, so the COUNT over a
         # window of 100,000 tasks reads half the pages.
