@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,12 @@ def clip_url(s3: Any, clip: Path) -> str:
 
 
 def temp_files(data_dir: Path) -> list[Path]:
-    """Files left in the workers' temp dirs (an idle worker leaves none)."""
-    return [path for path in (data_dir / "tmp").rglob("*") if path.is_file()]
+    """Files left in the workers' temp dirs (an idle worker leaves none).
+
+    os.walk, not rglob: a worker removes a task's directory while it is listed, and rglob
+    fails on a directory that went away between being found and being opened.
+    """
+    return [Path(root, name) for root, _, names in os.walk(data_dir / "tmp") for name in names]
 
 
 def wait_for(api: TranscodeClient, task_id: str, timeout_s: float = 60, until: Any = None) -> dict:
