@@ -76,7 +76,7 @@ from moto.s3bucket_path.utils import bucket_name_from_url as path_bucket_name
 from moto.s3bucket_path.utils import parse_key_name as path_key_name
 from moto.utilities.utils import LowercaseDict
 
-from emulator.storage.objectfiles import CHUNK, BodyFile
+from emulator.storage.objectfiles import CHUNK, BodyFile, read_header
 from emulator.storage.objectfiles import bucket_dirname as _bucket_dirname
 from emulator.storage.objectfiles import fsync_dir as _fsync_dir
 from emulator.storage.objectfiles import key_filename as _key_filename
@@ -92,10 +92,6 @@ _SYNC_ATTEMPTS = 3
 # moto tracks every FakeKey it ever made, disposed or not; past this many the disposed ones
 # (overwritten or deleted objects) are let go, so a long run's overwrites do not pile up.
 _TRACKED_KEYS_MIN = 4096
-# A header line is a few hundred bytes: start-up reads this much of each object file.
-_HEADER_READ = 1024
-# S3 caps user metadata at 2 KB: a file with no line end this far in is not an object file.
-_HEADER_MAX = 64 * 1024
 
 # What FakeKey.__init__ sets on every key and a restored one keeps unchanged unless a request
 # changes it (versioning, object lock, encryption, a Glacier restore; none is persisted). A
@@ -345,7 +341,7 @@ class _KeyRestorer:
 
     def restore(self, path: str) -> FakeKey | None:
         try:
-            header, body = _read_object_header(path)
+            header, body = read_header(path)
             # Thousands of keys repeat the same few names and values: one copy of each.
             metadata = LowercaseDict(
                 {sys.intern(k): _shared(v) for k, v in header["metadata"].items()}
@@ -372,27 +368,6 @@ class _KeyRestorer:
         key.__dict__ = {**self.shared, **own}
         self.bucket.keys.setlist(key.name, [key])
         return key
-
-
-def _read_object_header(path: str) -> tuple[dict[str, Any], BodyFile]:
-    """An object file's header line, and its body left unread in the file."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        head = os.read(fd, _HEADER_READ)
-        while b"\n" not in head:  # a header with much metadata
-            more = os.read(fd, _HEADER_READ)
-            if not more or len(head) > _HEADER_MAX:
-                raise ValueError("no header line")
-            head += more
-        stat = os.fstat(fd)
-    finally:
-        os.close(fd)
-    length = head.index(b"\n") + 1
-    header = json.loads(head[:length])
-    body = BodyFile.of(path, length, stat)
-    if body.size != header["size"]:
-        raise ValueError(f"body is {body.size} bytes, header says {header['size']}")
-    return header, body
 
 
 @contextmanager

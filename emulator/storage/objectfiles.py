@@ -1,4 +1,4 @@
-"""The embedded S3's files under `<data_dir>/s3`: names, atomic writes, and bodies read in place.
+"""The embedded S3's files under `<data_dir>/s3`: names, atomic writes, reads in place.
 
 Plain file-system code, no moto: emulator/storage/moto_s3.py decides what is written and
 when, and hands moto a `BodyFile` so a persisted body is served from its object file instead
@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 # Hex doubles a key's length; longer keys are named by their hash (the header keeps the key).
 _MAX_HEX_NAME = 200
 _PLAIN_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 # Bodies are copied and read in pieces of this size, so neither needs a whole body in memory.
 CHUNK = 1024 * 1024
+# A header line is a few hundred bytes: start-up reads this much of each object file.
+HEADER_READ = 1024
+# S3 caps user metadata at 2 KB: a file with no line end this far in is not an object file.
+HEADER_MAX = 64 * 1024
 
 
 class BodyFile:
@@ -165,3 +171,24 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def read_header(path: str) -> tuple[dict[str, Any], BodyFile]:
+    """An object file's header line, and its body left unread in the file."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        head = os.read(fd, HEADER_READ)
+        while b"\n" not in head:  # a header with much metadata
+            more = os.read(fd, HEADER_READ)
+            if not more or len(head) > HEADER_MAX:
+                raise ValueError("no header line")
+            head += more
+        stat = os.fstat(fd)
+    finally:
+        os.close(fd)
+    length = head.index(b"\n") + 1
+    header = json.loads(head[:length])
+    body = BodyFile.of(path, length, stat)
+    if body.size != header["size"]:
+        raise ValueError(f"body is {body.size} bytes, header says {header['size']}")
+    return header, body
